@@ -1,0 +1,2 @@
+// Public library API of face-llava.
+export { VERSION } from './version.js';
