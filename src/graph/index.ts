@@ -5,3 +5,4 @@ export { Graph, Tensor, GraphBuildError, attr, formatShape, type Dim, type Shape
 export * as ops from './ops.js';
 export { emitOnnx, liveSubgraph, OPSET, type EmitOptions, type EmittedModel } from './onnx.js';
 export { Session, compile, clearSessionCache, defaultThreads, toOrt, fromOrt, type CompileOptions, type RunOptions, type Feed } from './session.js';
+export { grad } from './autodiff.js';

@@ -106,7 +106,9 @@ function nodeProto(n: Node): onnxProto.onnx.INodeProto {
     opType: n.op,
     domain: n.domain,
     name: n.outputs[0]?.name,
-    input: n.inputs.map((t) => (t ? t.name : '')),
+    // Omitted optional inputs are '' in ONNX; trailing ones are dropped altogether, since onnxruntime 1.30's
+    // fused kernels mis-handle a trailing '' (LayerNormalization without bias crashes at level `extended`).
+    input: trimTrailingEmpty(n.inputs.map((t) => (t ? t.name : ''))),
     output: n.outputs.map((t) => t.name),
     attribute: Object.entries(n.attrs).map(([name, a]): onnxProto.onnx.IAttributeProto => {
       const T = onnx.AttributeProto.AttributeType;
@@ -126,6 +128,12 @@ function nodeProto(n: Node): onnxProto.onnx.INodeProto {
       }
     }),
   };
+}
+
+function trimTrailingEmpty(names: string[]): string[] {
+  let end = names.length;
+  while (end > 0 && names[end - 1] === '') end--;
+  return names.slice(0, end);
 }
 
 function dimProto(d: Dim): onnxProto.onnx.TensorShapeProto.IDimension {
