@@ -2,6 +2,8 @@
 // progress and errors, non-zero exit codes on failure).
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
+import { registerDataCommands } from './data.js';
+import { evalCommand } from './eval.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .showHelpAfterError();
+  registerDataCommands(program);
+  program.addCommand(evalCommand());
   return program;
 }
 

@@ -1,41 +1,51 @@
 // KV-cached inference for the LLaMA decoder: prefill a batch of prompts, then decode one token per sequence
 // per step without recomputing the past.
 //
-// Design (measured on the 2-core machine, see bench/model.ts): attention is onnxruntime's com.microsoft
-// GroupQueryAttention, with the cache of each layer a fixed-capacity buffer [B, Hkv, capacity, hd] that is
-// both the op's `past_key` input and its `present_key` output. When the two are the same memory the kernel
-// runs in "shared buffer" mode: it writes only the new positions in place and attends over each sequence's
-// valid length (seqlens_k[b] + 1), not over the capacity. We get that by binding the host buffer as the
-// pre-allocated output of the very tensor fed as input (onnxruntime's CPU provider writes such outputs in place).
-// Compared with the alternative built from standard ops (cache fed in, attention over the whole masked
-// capacity, new keys written back on the host), decode ran at the same speed at capacity 512 and does not slow
-// down with a larger capacity; and it needs no host copies, fuses the rotary embedding, and lets every sequence
-// of a batch keep its own length: prompts are right-padded, sequence b writes its next key at its own position
-// seqlens_k[b] + 1, and its rotary position is that index — no padding positions to mask or skip.
+// Design. The cache of each layer lives on the host as keys and values [B, Hkv, C, hd] (fed as [B, Hkv, 1, C, hd],
+// the layout attention reads, so no transposes) and is passed to onnxruntime as plain inputs, which it reads
+// in place without a copy.
+// One graph extends every sequence of the batch by S new positions (S = the padded prompt length for prefill,
+// 1 for a decode step): attention runs over two key/value blocks, the C cached positions (masked per sequence
+// beyond its length) and the S new ones (causal), with one joint softmax; the graph returns only the new
+// positions' keys and values, which the host writes into the cache — Hkv·hd floats per sequence per decode
+// step. Prompts are right-padded: sequence b's next token goes to position len_b, so every sequence keeps its
+// own length and rotary positions, and lm_head runs only on each prompt's last real position. C grows in
+// chunks of CACHE_CHUNK positions (a copy of the cache each time, rare), so a step reads at most CACHE_CHUNK
+// positions more than the longest sequence holds, whatever the context limit.
 //
-// One graph serves both phases (onnxruntime's kernel tells them apart: a prompt when the query length equals
-// total_sequence_length, a decode step when it is 1), so the model is compiled once. Weights are initializers;
-// q/k/v and gate/up are concatenated in the graph, which onnxruntime constant-folds into one packed matrix each
-// at load time (one MatMul instead of three and two). RMSNorm uses the fused (Skip)SimplifiedLayerNormalization
-// kernels, the residual add folded in. Only the last position of each prompt goes through lm_head.
+// Alternatives measured (bench/model.ts configs, 2 cores):
+// - onnxruntime's GroupQueryAttention with one buffer bound as both past and present KV: onnxruntime-node 1.30
+//   writes such pre-allocated outputs in place but then also copies every output into a fresh JavaScript
+//   buffer, so each step copies the whole cache. A 15M-model step took 1.6 ms at capacity 512, 3.7 ms at 2048
+//   and 5.3 ms at 4096.
+// - A positions-major cache [P, B, Hkv, hd], fed as a zero-copy prefix of the valid length: the transposes
+//   and concatenation it needs each step cost ~15% of a 15M-model step at 128 positions, growing with length.
+//
+// One graph serves both phases, so weights are held once (as initializers). The layers are decoderForward's
+// (the same weights, projections, rotary embedding and grouped attention) with onnxruntime's fused
+// (Skip)SimplifiedLayerNormalization for RMSNorm and the residual add, which doubled prefill speed.
 import type { DecoderStepper, PromptInput, StepInput } from '../text/generate.js';
 import { Graph, type Tensor, attr } from '../graph/graph.js';
 import { hostTensor, type HostTensor } from '../graph/host.js';
 import * as ops from '../graph/ops.js';
 import { compile, type Session } from '../graph/session.js';
-import { finalNormWeight, headDim, layerWeights, lmHeadWeight, type LlamaConfig } from './llama.js';
-import { rotaryTables } from './rope.js';
+import { attentionBias, finalNormWeight, groupedAttention, groupedLayout, headDim, layerWeights, lmHeadWeight, MASK_VALUE, projectQkv, swiGlu, type LlamaConfig } from './llama.js';
+import { rotaryCosSin, rotaryTables } from './rope.js';
 
-/** Names of the inference graph's inputs and outputs. */
+/** The cache grows by this many positions at a time. */
+export const CACHE_CHUNK = 256;
+
+/** Names of the inference graph's inputs and outputs (B sequences, S new positions, C cached positions). */
 export const INFERENCE_IO = {
-  embeds: 'inputs_embeds', // [B, S, D] float32, prompts right-padded (S = 1 when decoding)
-  seqlensK: 'seqlens_k', // [B] int32: each sequence's total length (past + new) − 1
-  totalLength: 'total_sequence_length', // [1] int32: the longest total length, S for a prompt
-  lastIndex: 'last_index', // [B] int64: row b·S + len_b − 1 of [B·S, D] whose logits to compute
-  pastKey: (layer: number) => `past_key_values.${layer}.key`, // [B, Hkv, capacity, hd]
-  pastValue: (layer: number) => `past_key_values.${layer}.value`,
-  presentKey: (layer: number) => `present.${layer}.key`, // the same buffers, written in place
-  presentValue: (layer: number) => `present.${layer}.value`,
+  embeds: 'inputs_embeds', // [B, S, D] float32: the new positions, right-padded
+  attentionMask: 'attention_mask', // [B, S] int64: 1 for a real new position, 0 for padding
+  positionIds: 'position_ids', // [B, S] int64: rotary positions of the new positions
+  pastBias: 'past_bias', // [B, 1, 1, 1, C] float32: 0 where cached position c of sequence b is valid, else MASK_VALUE
+  lastIndex: 'last_index', // [B] int64: row b·S + (last real position) of [B·S, D] whose logits to compute
+  pastKey: (layer: number) => `past_key_values.${layer}.key`, // [B, Hkv, 1, C, hd], rotated keys
+  pastValue: (layer: number) => `past_key_values.${layer}.value`, // [B, Hkv, 1, C, hd]
+  newKey: (layer: number) => `present.${layer}.key`, // [B, Hkv, 1, S, hd]: the new positions' rotated keys
+  newValue: (layer: number) => `present.${layer}.value`, // [B, Hkv, 1, S, hd]
   logits: 'logits', // [B, V]
 } as const;
 
@@ -52,50 +62,35 @@ function addRmsNorm(x: Tensor, residual: Tensor, weight: Tensor, eps: number): [
   return [normed, sum];
 }
 
-/** The prefill/decode graph (see the top of this file and INFERENCE_IO). Needs a head size multiple of 16. */
+/** The graph that extends each sequence by S positions given C cached ones (see INFERENCE_IO). */
 export function buildInferenceGraph(cfg: LlamaConfig): Graph {
-  const hd = headDim(cfg);
-  if (hd % 16 !== 0) throw new Error(`KV-cached inference uses onnxruntime's GroupQueryAttention with fused rotary embeddings, which needs a head size that is a multiple of 16; this config has ${hd}`);
-  const g = new Graph('llama_infer');
-  const D = cfg.hidden_size;
-  const H = cfg.num_attention_heads;
-  const Hkv = cfg.num_key_value_heads;
-  const eps = cfg.rms_norm_eps;
+  const g = new Graph('llama_extend');
   const io = INFERENCE_IO;
+  const D = cfg.hidden_size;
+  const eps = cfg.rms_norm_eps;
+  const cacheShape = ['batch', cfg.num_key_value_heads, 1, 'cached', headDim(cfg)]; // grouped layout, see groupedAttention
   const x = g.input(io.embeds, 'float32', ['batch', 'seq', D]);
-  const seqlensK = g.input(io.seqlensK, 'int32', ['batch']);
-  const totalLength = g.input(io.totalLength, 'int32', [1]);
+  const mask = g.input(io.attentionMask, 'int64', ['batch', 'seq']);
+  const positions = g.input(io.positionIds, 'int64', ['batch', 'seq']);
+  const pastBias = g.input(io.pastBias, 'float32', ['batch', 1, 1, 1, 'cached']);
   const lastIndex = g.input(io.lastIndex, 'int64', ['batch']);
-  const tables = rotaryTables(hd, cfg.rope_theta, cfg.max_position_embeddings);
-  const cosCache = g.constant(tables.cos, 'cos_cache');
-  const sinCache = g.constant(tables.sin, 'sin_cache');
-  const cacheShape = ['batch', Hkv, 'capacity', hd];
+  const rope = rotaryCosSin(g, rotaryTables(headDim(cfg), cfg.rope_theta, cfg.max_position_embeddings), positions);
+  const newBias = attentionBias(x, mask);
 
   let h = x;
   let normed = rmsNormFused(x, layerWeights(g, cfg, 0).inputNorm, eps);
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
     const w = layerWeights(g, cfg, i);
-    const qkv = ops.linear(normed, ops.concat([w.q, w.k, w.v], 0)); // packed [B, S, (H + 2·Hkv)·hd]
-    const past = [g.input(io.pastKey(i), 'float32', cacheShape), g.input(io.pastValue(i), 'float32', cacheShape)];
-    const [attention, presentKey, presentValue] = ops.custom(
-      'GroupQueryAttention',
-      [qkv, null, null, past[0], past[1], seqlensK, totalLength, cosCache, sinCache],
-      { num_heads: attr.int(H), kv_num_heads: attr.int(Hkv), do_rotary: attr.int(1) },
-      [
-        { dtype: 'float32', shape: ['batch', 'seq', D] },
-        { dtype: 'float32', shape: cacheShape },
-        { dtype: 'float32', shape: cacheShape },
-      ],
-      'com.microsoft',
-    );
-    g.output(io.presentKey(i), presentKey);
-    g.output(io.presentValue(i), presentValue);
-    [normed, h] = addRmsNorm(ops.linear(attention, w.o), h, w.postNorm, eps);
-
-    const [gate, up] = ops.split(ops.linear(normed, ops.concat([w.gate, w.up], 0)), [cfg.intermediate_size, cfg.intermediate_size], -1);
-    const mlp = ops.linear(ops.mul(ops.silu(gate), up), w.down);
+    const { q, k, v } = projectQkv(cfg, ops.linear(normed, w.q), ops.linear(normed, w.k), ops.linear(normed, w.v), rope);
+    const keys = groupedLayout(k); // [B, Hkv, 1, S, hd]
+    const values = groupedLayout(v);
+    g.output(io.newKey(i), keys);
+    g.output(io.newValue(i), values);
+    const past = { keys: g.input(io.pastKey(i), 'float32', cacheShape), values: g.input(io.pastValue(i), 'float32', cacheShape), bias: pastBias };
+    const context = groupedAttention(cfg, q, [past, { keys, values, bias: newBias }]);
+    [normed, h] = addRmsNorm(ops.linear(context, w.o), h, w.postNorm, eps);
     const nextNorm = i + 1 < cfg.num_hidden_layers ? layerWeights(g, cfg, i + 1).inputNorm : finalNormWeight(g, cfg);
-    [normed, h] = addRmsNorm(mlp, h, nextNorm, eps);
+    [normed, h] = addRmsNorm(swiGlu(normed, w), h, nextNorm, eps);
   }
   const last = ops.gather(ops.reshape(normed, [-1, D]), lastIndex, 0); // [B, D]: final-normed last positions
   g.output(io.logits, ops.linear(last, lmHeadWeight(g, cfg)));
@@ -110,8 +105,8 @@ export interface LlamaPrompt extends PromptInput {
 }
 
 export interface LlamaRunnerOptions {
-  /** Tokens each sequence may generate after its prompt: the cache holds longest prompt + maxNewTokens
-   * positions, at most max_position_embeddings (the default). */
+  /** Bounds every sequence of a batch at longest prompt + maxNewTokens positions (and always at
+   * max_position_embeddings); the cache grows as needed up to that bound and never past it. */
   maxNewTokens?: number;
   /** onnxruntime intra-op threads (default all cores). */
   threads?: number;
@@ -120,55 +115,72 @@ export interface LlamaRunnerOptions {
 /** Weights by checkpoint name (float32). */
 export type WeightLookup = (name: string) => HostTensor | undefined;
 
+/** One layer's cache, [B, Hkv, capacity, hd]. */
 interface LayerCache {
-  key: HostTensor;
-  value: HostTensor;
+  key: Float32Array;
+  value: Float32Array;
 }
 
 /**
  * The decoder with a KV cache, as the generation loop drives it (DecoderStepper): `prefill` a batch of
- * prompts, then `step` the sequences still running, one token each. Finished sequences are dropped from the
- * batch by compacting the cache in place.
+ * prompts, then `step` the sequences still running, one token each.
+ * Finished sequences are dropped from the batch by compacting the cache in place.
  */
 export class LlamaRunner implements DecoderStepper<LlamaPrompt> {
   private cache: LayerCache[] = [];
+  /** Positions the cache holds per sequence, and the most it may grow to. */
   private capacity = 0;
-  /** Per batch row: which prefill sequence it holds and how many positions of it are cached. */
+  private limit = 0;
+  /** Per batch row: which prefill sequence it holds and how many of its positions are cached. */
   private rows: { sequence: number; length: number }[] = [];
+  private readonly kvHeads: number;
+  private readonly headDim: number;
 
   private constructor(
     readonly config: LlamaConfig,
     private readonly session: Session,
     private readonly embedTable: Float32Array,
     private readonly options: LlamaRunnerOptions,
-  ) {}
+  ) {
+    this.kvHeads = config.num_key_value_heads;
+    this.headDim = headDim(config);
+  }
 
   /** Compile the inference graph with `weights` as initializers. */
   static async create(config: LlamaConfig, weights: WeightLookup, options: LlamaRunnerOptions = {}): Promise<LlamaRunner> {
-    const graph = buildInferenceGraph(config);
     const embed = weights('model.embed_tokens.weight');
     if (!embed || embed.dtype !== 'float32') throw new Error('LlamaRunner: needs model.embed_tokens.weight as float32');
-    const session = await compile(graph, { params: 'initializers', weights, threads: options.threads, noCache: true });
+    const session = await compile(buildInferenceGraph(config), { params: 'initializers', weights, threads: options.threads, noCache: true });
     return new LlamaRunner(config, session, embed.data as Float32Array, options);
   }
 
   async prefill(batch: readonly LlamaPrompt[]): Promise<Float32Array[]> {
+    this.rows = [];
+    if (batch.length === 0) return [];
     const D = this.config.hidden_size;
     const prompts = batch.map((p, b) => this.promptEmbeds(p, b));
     const lengths = prompts.map((e) => e.length / D);
-    const seq = Math.max(...lengths);
-    const limit = this.config.max_position_embeddings;
-    if (seq > limit) throw new Error(`prefill: a prompt of ${seq} positions exceeds max_position_embeddings ${limit}`);
-    this.capacity = Math.min(limit, seq + (this.options.maxNewTokens ?? limit));
+    const S = Math.max(...lengths);
+    const maxPositions = this.config.max_position_embeddings;
+    if (S > maxPositions) throw new Error(`prefill: a prompt of ${S} positions exceeds max_position_embeddings ${maxPositions}`);
+    this.limit = Math.min(maxPositions, S + (this.options.maxNewTokens ?? maxPositions));
     const B = batch.length;
-    const cacheShape = [B, this.config.num_key_value_heads, this.capacity, headDim(this.config)];
-    this.cache = Array.from({ length: this.config.num_hidden_layers }, () => ({ key: hostTensor('float32', cacheShape), value: hostTensor('float32', cacheShape) }));
-    this.rows = lengths.map((length, sequence) => ({ sequence, length }));
+    this.rows = lengths.map((_, sequence) => ({ sequence, length: 0 }));
+    this.capacity = 0;
+    this.cache = Array.from({ length: this.config.num_hidden_layers }, () => ({ key: new Float32Array(0), value: new Float32Array(0) }));
 
-    const embeds = new Float32Array(B * seq * D); // right padding: rows past a prompt's end stay 0
-    prompts.forEach((e, b) => embeds.set(e, b * seq * D));
-    const last = lengths.map((len, b) => b * seq + len - 1);
-    return this.run(hostTensor('float32', [B, seq, D], embeds), lengths.map((len) => len - 1), seq, last);
+    const embeds = new Float32Array(B * S * D); // right padding: positions past a prompt's end stay 0
+    prompts.forEach((e, b) => embeds.set(e, b * S * D));
+    const mask = new BigInt64Array(B * S);
+    const positions = new BigInt64Array(B * S);
+    lengths.forEach((len, b) => {
+      for (let t = 0; t < S; t++) {
+        mask[b * S + t] = t < len ? 1n : 0n;
+        positions[b * S + t] = BigInt(t);
+      }
+    });
+    const last = lengths.map((len, b) => b * S + len - 1);
+    return this.run({ S, embeds, mask, positions, last, newLengths: lengths });
   }
 
   async step(batch: readonly StepInput[]): Promise<Float32Array[]> {
@@ -176,14 +188,16 @@ export class LlamaRunner implements DecoderStepper<LlamaPrompt> {
     if (batch.length === 0) return [];
     this.keepRows(batch.map((s) => s.sequence));
     const D = this.config.hidden_size;
-    const embeds = new Float32Array(batch.length * D);
-    batch.forEach((s, b) => embeds.set(this.embedRow(s.token), b * D));
+    const B = batch.length;
     const lengths = this.rows.map((r) => r.length);
-    const total = Math.max(...lengths) + 1;
-    if (total > this.capacity) throw new Error(`step: the KV cache holds ${this.capacity} positions and is full (raise maxNewTokens)`);
-    const logits = await this.run(hostTensor('float32', [batch.length, 1, D], embeds), lengths, total, lengths.map((_, b) => b));
-    for (const r of this.rows) r.length++;
-    return logits;
+    if (Math.max(...lengths) >= this.limit) {
+      throw new Error(`step: a sequence has reached ${this.limit} positions, the most this batch may hold (max_position_embeddings, longest prompt + maxNewTokens)`);
+    }
+    const embeds = new Float32Array(B * D);
+    batch.forEach((s, b) => embeds.set(this.embedRow(s.token), b * D));
+    const positions = BigInt64Array.from(lengths, BigInt);
+    const mask = new BigInt64Array(B).fill(1n);
+    return this.run({ S: 1, embeds, mask, positions, last: lengths.map((_, b) => b), newLengths: lengths.map(() => 1) });
   }
 
   /** Free the compiled session (the runner cannot be used afterwards). */
@@ -193,23 +207,65 @@ export class LlamaRunner implements DecoderStepper<LlamaPrompt> {
     await this.session.release();
   }
 
-  private async run(embeds: HostTensor, seqlensK: number[], totalLength: number, lastIndex: number[]): Promise<Float32Array[]> {
+  /** Run the graph on S new positions per row (`newLengths[b]` of them real), append their keys and values
+   * to the cache after each row's cached positions, and return the logits at rows `last` of [B·S, V]. */
+  private async run(a: { S: number; embeds: Float32Array; mask: BigInt64Array; positions: BigInt64Array; last: number[]; newLengths: number[] }): Promise<Float32Array[]> {
     const io = INFERENCE_IO;
+    const B = this.rows.length;
+    const S = a.S;
+    // An empty cache (prefill) is fed as one masked position: onnxruntime kernels and zero-sized tensors mix badly.
+    const C = Math.max(this.capacity, 1);
+    const pastBias = new Float32Array(B * C);
+    this.rows.forEach((r, b) => pastBias.fill(MASK_VALUE, b * C + r.length, (b + 1) * C));
     const feeds: Record<string, HostTensor> = {
-      [io.embeds]: embeds,
-      [io.seqlensK]: hostTensor('int32', [seqlensK.length], Int32Array.from(seqlensK)),
-      [io.totalLength]: hostTensor('int32', [1], Int32Array.of(totalLength)),
-      [io.lastIndex]: hostTensor('int64', [lastIndex.length], BigInt64Array.from(lastIndex, BigInt)),
+      [io.embeds]: hostTensor('float32', [B, S, this.config.hidden_size], a.embeds),
+      [io.attentionMask]: hostTensor('int64', [B, S], a.mask),
+      [io.positionIds]: hostTensor('int64', [B, S], a.positions),
+      [io.pastBias]: hostTensor('float32', [B, 1, 1, 1, C], pastBias),
+      [io.lastIndex]: hostTensor('int64', [B], BigInt64Array.from(a.last, BigInt)),
     };
-    const into: Record<string, HostTensor> = {};
+    const cacheShape = [B, this.kvHeads, 1, C, this.headDim];
+    const empty = this.capacity === 0 ? new Float32Array(B * this.kvHeads * this.headDim) : undefined;
     this.cache.forEach((c, i) => {
-      feeds[io.pastKey(i)] = into[io.presentKey(i)] = c.key;
-      feeds[io.pastValue(i)] = into[io.presentValue(i)] = c.value;
+      feeds[io.pastKey(i)] = hostTensor('float32', cacheShape, empty ?? c.key);
+      feeds[io.pastValue(i)] = hostTensor('float32', cacheShape, empty ?? c.value);
     });
-    const out = await this.session.run(feeds, { into });
+    const out = await this.session.run(feeds);
+
+    this.reserve(Math.max(...this.rows.map((r, b) => r.length + a.newLengths[b])));
+    const hd = this.headDim;
+    const span = this.capacity * hd; // one (row, head) block of the cache
+    this.cache.forEach((c, i) => {
+      const keys = out[io.newKey(i)].data as Float32Array; // [B, Hkv, 1, S, hd]
+      const values = out[io.newValue(i)].data as Float32Array;
+      this.rows.forEach((r, b) => {
+        for (let h = 0; h < this.kvHeads; h++) {
+          const from = (b * this.kvHeads + h) * S * hd;
+          const to = (b * this.kvHeads + h) * span + r.length * hd;
+          c.key.set(keys.subarray(from, from + a.newLengths[b] * hd), to);
+          c.value.set(values.subarray(from, from + a.newLengths[b] * hd), to);
+        }
+      });
+    });
+    this.rows.forEach((r, b) => (r.length += a.newLengths[b]));
+
     const V = this.config.vocab_size;
     const logits = out[io.logits].data as Float32Array;
-    return lastIndex.map((_, b) => logits.subarray(b * V, (b + 1) * V));
+    return a.last.map((_, b) => logits.subarray(b * V, (b + 1) * V));
+  }
+
+  /** Grow the cache, in CACHE_CHUNK steps up to the limit, to hold `positions` per sequence. */
+  private reserve(positions: number): void {
+    if (positions <= this.capacity) return;
+    const capacity = Math.min(this.limit, Math.ceil(positions / CACHE_CHUNK) * CACHE_CHUNK);
+    const blocks = this.rows.length * this.kvHeads;
+    const grow = (old: Float32Array) => {
+      const data = new Float32Array(blocks * capacity * this.headDim);
+      for (let k = 0; k < blocks; k++) data.set(old.subarray(k * this.capacity * this.headDim, (k + 1) * this.capacity * this.headDim), k * capacity * this.headDim);
+      return data;
+    };
+    this.cache = this.cache.map((c) => ({ key: grow(c.key), value: grow(c.value) }));
+    this.capacity = capacity;
   }
 
   /** Keep only the rows of `sequences` (a subsequence of the live ones, in order), compacting the caches. */
@@ -222,15 +278,11 @@ export class LlamaRunner implements DecoderStepper<LlamaPrompt> {
     });
     if (from.some((row, i) => i > 0 && row <= from[i - 1])) throw new Error(`step: sequences must come in their prefill order, got [${sequences.join(', ')}]`);
     if (from.length === this.rows.length) return;
-    // Rows only move towards the front (from[i] ≥ i), so copying in increasing order never overwrites a row
-    // still to be copied; the tensors then view the first rows of the same buffers.
-    const compact = (t: HostTensor): HostTensor => {
-      const data = t.data as Float32Array;
-      const rowSize = data.length / t.shape[0];
-      from.forEach((src, dst) => {
-        if (src !== dst) data.copyWithin(dst * rowSize, src * rowSize, (src + 1) * rowSize);
-      });
-      return hostTensor('float32', [from.length, ...t.shape.slice(1)], data.subarray(0, from.length * rowSize));
+    // Row from[r] moves to row r ≤ from[r]: copying in increasing order never overwrites a row still to be read.
+    const rowSize = this.kvHeads * this.capacity * this.headDim;
+    const compact = (data: Float32Array) => {
+      from.forEach((src, dst) => data.copyWithin(dst * rowSize, src * rowSize, (src + 1) * rowSize));
+      return data.subarray(0, from.length * rowSize);
     };
     this.cache = this.cache.map((c) => ({ key: compact(c.key), value: compact(c.value) }));
     this.rows = from.map((row) => this.rows[row]);

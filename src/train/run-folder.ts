@@ -1,0 +1,69 @@
+// The run folder and run.json, the settings that decide a run's result. A run is continued only with the same
+// settings (same data, bit for bit), so that a resumed run ends where the uninterrupted one would have.
+//
+//   <run>/run.json           these settings
+//   <run>/log.jsonl          one line per update and per validation (log.ts)
+//   <run>/loss.svg           the loss curve (chart.ts), redrawn at every checkpoint and at the end
+//   <run>/checkpoint/        the last checkpoint (checkpoint.ts)
+//   <run>/stage-<name>/      the model after each stage but the last (a model directory)
+//   <run>/model/             the trained model (a model directory, see model/pretrained.ts)
+//   <run>/cache/             encoder features (features.ts), unless --cache puts them elsewhere
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const RUN_FORMAT = 'face-llava-run/1';
+
+export const runPaths = (dir: string) => ({
+  settings: join(dir, 'run.json'),
+  log: join(dir, 'log.jsonl'),
+  chart: join(dir, 'loss.svg'),
+  model: join(dir, 'model'),
+  stage: (name: string) => join(dir, `stage-${name}`),
+  cache: join(dir, 'cache'),
+});
+
+export interface RunSettings {
+  format: typeof RUN_FORMAT;
+  data: string[];
+  /** SHA-256 over the data files' bytes, in order. */
+  data_sha256: string;
+  val: string[];
+  val_sha256: string | null;
+  stages: string[];
+  init: string | null;
+  /** The model directory config the run trains (and writes into its model directories). */
+  config: unknown;
+  epochs: number;
+  batch: number;
+  accum: number;
+  lr: number | null;
+  max_steps: number | null;
+  seed: number;
+  val_every: number | null;
+}
+
+export async function filesSha256(files: readonly string[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(await readFile(file));
+  return hash.digest('hex');
+}
+
+/**
+ * Records the settings of a new run, or checks that a resumed run has the settings it was started with. A
+ * folder that already holds a run is continued only when `resume` is set.
+ */
+export async function claimRunFolder(dir: string, settings: RunSettings, resume: boolean): Promise<void> {
+  const path = runPaths(dir).settings;
+  if (!existsSync(path)) {
+    const tmp = `${path}.tmp`;
+    await writeFile(tmp, JSON.stringify(settings, null, 2) + '\n');
+    await rename(tmp, path);
+    return;
+  }
+  if (!resume) throw new Error(`${dir} already holds a run: --resume continues it, or choose another --out`);
+  const stored = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  const differ = Object.keys(settings).filter((k) => JSON.stringify(stored[k]) !== JSON.stringify(settings[k as keyof RunSettings]));
+  if (differ.length) throw new Error(`${dir} was started with other settings (${differ.join(', ')}): resume it with the settings in ${path}`);
+}
