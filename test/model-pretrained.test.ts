@@ -179,6 +179,10 @@ describe('npm encoders', () => {
     await loaded.dispose();
     await expect(loadPretrained(dir)).rejects.toThrow(/the encoder is some-package\/net, and no resolver for npm encoders was given/);
     await expect(savePretrained(fresh(), { config: NPM, weights: npmWeights })).rejects.toThrow(/needs the resolved encoder/);
+    const wider = { inputShape: [3, 16, 16], build: (frames: Tensor) => frames };
+    await expect(loadPretrained(dir, { resolveEncoder: () => ({ network: wider }) })).rejects.toThrow(
+      /the encoder takes frames \[3, 16, 16\], the preprocessing makes \[3, 8, 8\]/,
+    );
   });
 });
 

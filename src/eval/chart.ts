@@ -9,7 +9,8 @@ function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
-function svg(width: number, height: number, title: string, body: string[]): string {
+function svg(plotWidth: number, height: number, title: string, body: string[]): string {
+  const width = Math.max(plotWidth, title.length * CHAR_WIDTH + 20); // the title fits, whatever the plot
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
     `<title>${escapeXml(title)}</title>`,
@@ -91,18 +92,25 @@ export function histogram(title: string, values: readonly number[], options: { b
   const bar = 28;
   const plot = 200;
   const left = 40;
-  const top = 34;
+  const top = 44;
   const body: string[] = [];
+  // A tick at each bin's left edge, and one closing the last bin.
+  const tick = (k: number) => {
+    const x = left + (k - first) * bar;
+    body.push(`<line x1="${x}" y1="${top + plot}" x2="${x}" y2="${top + plot + 4}" stroke="#333333"/>`);
+    body.push(`<text transform="translate(${x - 3},${top + plot + 10}) rotate(60)" ${FONT}>${k * w}</text>`);
+  };
   for (let k = first; k <= last; k++) {
     const count = bins.get(k) ?? 0;
     const x = left + (k - first) * bar;
     const height = (count / peak) * plot;
     body.push(`<rect x="${x + 2}" y="${(top + plot - height).toFixed(1)}" width="${bar - 4}" height="${height.toFixed(1)}" fill="${ACCENT}"/>`);
     if (count > 0) body.push(`<text x="${x + bar / 2}" y="${(top + plot - height - 4).toFixed(1)}" text-anchor="middle" ${FONT}>${count}</text>`);
-    body.push(`<text transform="translate(${x + bar / 2 + 4},${top + plot + 8}) rotate(60)" ${FONT}>${k * w}</text>`);
+    tick(k);
   }
+  tick(last + 1);
   const width = left + (last - first + 1) * bar + 20;
   body.push(`<line x1="${left}" y1="${top + plot}" x2="${width - 20}" y2="${top + plot}" stroke="#333333"/>`);
-  body.push(`<text x="${width / 2}" y="${top + plot + 52}" text-anchor="middle" ${FONT}>${escapeXml(options.xLabel)}</text>`);
-  return svg(Math.max(width, 260), top + plot + 62, title, body);
+  body.push(`<text x="${width / 2}" y="${top + plot + 56}" text-anchor="middle" ${FONT}>${escapeXml(options.xLabel)}</text>`);
+  return svg(Math.max(width, 260), top + plot + 66, title, body);
 }

@@ -168,7 +168,7 @@ function judgeSection(judge: JudgeSummary, n: number): string {
     '',
     table(
       ['criterion', 'mean'],
-      REASONING_CRITERIA.map((c) => [c.replace('_', ' '), judge.mean ? num(judge.mean[c], 2) : 'n/a']),
+      REASONING_CRITERIA.map((c) => [c.replaceAll('_', ' '), judge.mean ? num(judge.mean[c], 2) : 'n/a']),
     ),
   ].join('\n');
 }
@@ -181,17 +181,11 @@ export function renderReport(metrics: EvalMetrics, result: EvalResult): string {
   const parts = [
     `# Evaluation: ${metrics.task} on ${metrics.source}`,
     '',
-    table(
-      ['', ''],
-      [
-        ['model', `\`${metrics.model}\``],
-        ['data', `${metrics.source}${metrics.split === null ? ', all rows' : `, split ${metrics.split}`}`],
-        ['samples', `${metrics.n} scored, ${metrics.skipped} skipped`],
-        ['instruction', metrics.instruction],
-        ['generation', `temperature ${generation.temperature}, top-k ${generation.top_k}, up to ${generation.max_new_tokens} new tokens, seed ${metrics.seed}`],
-        ['date', metrics.created],
-      ],
-    ),
+    `- model: \`${metrics.model}\``,
+    `- data: ${metrics.source}${metrics.split === null ? ', all rows' : `, split ${metrics.split}`}; ${metrics.n} samples scored, ${metrics.skipped} skipped`,
+    `- instruction: ${metrics.instruction}`,
+    `- generation: temperature ${generation.temperature}, top-k ${generation.top_k}, up to ${generation.max_new_tokens} new tokens, seed ${metrics.seed}`,
+    `- date: ${metrics.created}`,
     '',
     '## Metrics',
     '',

@@ -117,6 +117,6 @@ export function headlines(score: TaskScore): Headline[] {
     case 'attributes':
       return [{ key: 'mean_accuracy', name: 'mean accuracy', value: score.report.meanAccuracy, better: 'higher' }];
     case 'age':
-      return [{ key: 'mae', name: 'MAE (years)', value: score.report.mae, better: 'lower' }];
+      return [{ key: 'mae', name: 'MAE in years', value: score.report.mae, better: 'lower' }];
   }
 }
