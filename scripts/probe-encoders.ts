@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -830,20 +831,20 @@ function cacheKey(pack: PackSamples, encoder: string): string {
   return join(CACHE, `${encoder}__${pack.pack}__${h}`);
 }
 
-async function saveFeatures(path: string, f: Features, timing: { runSeconds: number; images: number }): Promise<void> {
+async function saveFeatures(path: string, f: Features, timing: { runSeconds: number; images: number; packWallSeconds: number }): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(`${path}.gap.f32`, new Uint8Array(f.gap.buffer));
   if (f.emb) await writeFile(`${path}.emb.f32`, new Uint8Array(f.emb.buffer));
   await writeFile(`${path}.json`, JSON.stringify({ gapDim: f.gapDim, embDim: f.embDim, ...timing }));
 }
 
-async function loadFeatures(path: string): Promise<{ f: Features; runSeconds: number; images: number } | undefined> {
+async function loadFeatures(path: string): Promise<{ f: Features; runSeconds: number; images: number; packWallSeconds?: number } | undefined> {
   if (!existsSync(`${path}.json`)) return undefined;
-  const meta = JSON.parse(await readFile(`${path}.json`, 'utf8')) as { gapDim: number; embDim?: number; runSeconds: number; images: number };
+  const meta = JSON.parse(await readFile(`${path}.json`, 'utf8')) as { gapDim: number; embDim?: number; runSeconds: number; images: number; packWallSeconds?: number };
   const asF32 = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   const gap = asF32(await readFile(`${path}.gap.f32`));
   const emb = meta.embDim ? asF32(await readFile(`${path}.emb.f32`)) : undefined;
-  return { f: { gap, gapDim: meta.gapDim, emb, embDim: meta.embDim }, runSeconds: meta.runSeconds, images: meta.images };
+  return { f: { gap, gapDim: meta.gapDim, emb, embDim: meta.embDim }, runSeconds: meta.runSeconds, images: meta.images, packWallSeconds: meta.packWallSeconds };
 }
 
 // ---------------------------------------------------------------- main
@@ -868,6 +869,7 @@ async function main(): Promise<void> {
   const packIds = (args.packs ? args.packs.split(',') : [...PACKS]) as PackId[];
 
   console.log(`encoders: ${encoderIds.join(', ')}; packs: ${packIds.join(', ')}; ≤${N_TRAIN} train / ≤${N_VAL} val per pack; ${THREADS} threads`);
+  const loadStart = os.loadavg()[0];
   const packs = new Map<PackId, PackSamples>();
   for (const p of packIds) packs.set(p, await loadSamples(p));
 
@@ -875,6 +877,8 @@ async function main(): Promise<void> {
   const features = new Map<string, Map<PackId, Features>>(); // encoder → pack → features
   for (const e of encoders) features.set(e.spec.id, new Map());
   const timing = new Map<string, { runSeconds: number; images: number }>(encoders.map((e) => [e.spec.id, { runSeconds: 0, images: 0 }]));
+  /** Wall time of each pack's extraction, in this run or (from the cache) the run that extracted it. */
+  const packWall = new Map<PackId, { seconds: number; cached: boolean }>();
 
   for (const p of packIds) {
     const pack = packs.get(p)!;
@@ -886,6 +890,7 @@ async function main(): Promise<void> {
         const t = timing.get(e.spec.id)!;
         t.runSeconds += cached.runSeconds;
         t.images += cached.images;
+        if (cached.packWallSeconds !== undefined) packWall.set(p, { seconds: Math.max(packWall.get(p)?.seconds ?? 0, cached.packWallSeconds), cached: true });
       } else missing.push(e);
     }
     if (missing.length === 0) {
@@ -895,6 +900,8 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const before = new Map(missing.map((e) => [e.spec.id, { runSeconds: e.runSeconds, images: e.images }]));
     const feats = await extract(pack, missing);
+    const wall = (performance.now() - t0) / 1000;
+    packWall.set(p, { seconds: wall + (packWall.get(p)?.seconds ?? 0), cached: false });
     for (const e of missing) {
       const f = feats.get(e.spec.id)!;
       features.get(e.spec.id)!.set(p, f);
@@ -903,7 +910,7 @@ async function main(): Promise<void> {
       const t = timing.get(e.spec.id)!;
       t.runSeconds += mine.runSeconds;
       t.images += mine.images;
-      await saveFeatures(cacheKey(pack, e.spec.id), f, mine);
+      await saveFeatures(cacheKey(pack, e.spec.id), f, { ...mine, packWallSeconds: wall });
     }
     console.log(`${p}: ${pack.samples.length} images through ${missing.length} encoders in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
@@ -955,6 +962,7 @@ async function main(): Promise<void> {
     }
   }
   const totalSeconds = (performance.now() - started) / 1000;
+  const loadEnd = os.loadavg()[0];
 
   // Report.
   const baselines = majorityBaselines(packs, auCols);
@@ -1021,7 +1029,10 @@ async function main(): Promise<void> {
   lines.push('## Run');
   lines.push('');
   lines.push(`- Command: \`npx tsx scripts/probe-encoders.ts${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}\``);
-  lines.push(`- Total run time: ${totalSeconds.toFixed(0)} s (${(totalSeconds / 60).toFixed(1)} min), of which feature extraction ${extractSeconds.toFixed(0)} s${encoders.some((e) => e.images === 0) ? ' (some features came from the cache of an earlier run)' : ''}; Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`);
+  const cachedPacks = [...packWall].filter(([, w]) => w.cached);
+  const wallText = [...packWall].map(([p, w]) => `${p} ${w.seconds.toFixed(0)} s${w.cached ? ' (cached)' : ''}`).join(', ');
+  lines.push(`- Total run time: ${totalSeconds.toFixed(0)} s (${(totalSeconds / 60).toFixed(1)} min), of which feature extraction ${extractSeconds.toFixed(0)} s; Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; 1-minute load average ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end (2 vCPUs).`);
+  lines.push(`- Extraction wall time per pack (all encoders, decoding included): ${wallText}.${cachedPacks.length ? ` Packs marked cached were extracted by an earlier invocation with the same cache (\`--cache ${CACHE}\`), so their time is not in this run's total.` : ''}`);
   lines.push('');
   await mkdir(dirname(OUT), { recursive: true });
   const existing = existsSync(OUT) ? await readFile(OUT, 'utf8') : '';

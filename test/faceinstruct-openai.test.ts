@@ -81,7 +81,7 @@ describe('LLM annotator', () => {
     const annotator = new LlmAnnotator(client());
     expect(annotator.name).toBe('openai:fixture-vision');
     const label = { task: 'expression', value: 'surprise' } as const;
-    const text = await annotator.annotate({ id: 'x', label, media: 'video', cues: {}, frames: async () => [JPEG, JPEG, JPEG] });
+    const text = await annotator.annotate({ id: 'x', seed: 's', label, media: 'video', cues: {}, frames: async () => [JPEG, JPEG, JPEG] });
     const [request] = server.requests;
     expect(request.images).toHaveLength(3);
     expect(request.text).toMatch(/The video \(3 frames sampled uniformly, shown in order\) is tagged with the facial expression "surprise"/);

@@ -19,6 +19,7 @@ import {
   type TfjsArtifacts,
   type TfWeightSpec,
 } from '../src/graph/tfjs-import.js';
+import { tfAttr, type TfNodeDef } from '../src/graph/tfjs-import/artifacts.js';
 import { ZipImages } from '../src/data/zip.js';
 
 const require = createRequire(import.meta.url);
@@ -158,6 +159,68 @@ describe('graph models (@vladmandic/human)', () => {
     // The maps before the unsupported node still import.
     expect(() => importTfjsModel(broken, { outputs: ['StatefulPartitionedCall/sequential/activation_2/Relu'] })).not.toThrow();
     expect(() => importTfjsModel(model, { outputs: ['no/such/node'] })).toThrow(/no node named no\/such\/node/);
+  });
+});
+
+describe('a synthetic GraphDef', () => {
+  it('covers the remaining ops (fused depthwise, fused batch norm, Elu/Selu/LeakyRelu, PadV2, reductions, Squeeze, …) like tfjs', async () => {
+    const consts: { name: string; shape: number[]; values: number[]; dtype?: 'float32' | 'int32' }[] = [];
+    const nodes: TfNodeDef[] = [];
+    let seed = 3;
+    const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const constant = (name: string, shape: number[], values?: number[], dtype: 'float32' | 'int32' = 'float32') => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      consts.push({ name, shape, values: values ?? Array.from({ length: n }, rnd), dtype });
+      nodes.push({ name, op: 'Const', attr: { dtype: tfAttr.type(dtype === 'float32' ? 'DT_FLOAT' : 'DT_INT32'), value: { tensor: { dtype: dtype === 'float32' ? 'DT_FLOAT' : 'DT_INT32', tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } } } });
+      return name;
+    };
+    const node = (name: string, op: string, input: string[], attr: TfNodeDef['attr'] = {}) => {
+      nodes.push({ name, op, input, attr: { T: tfAttr.type('DT_FLOAT'), ...attr } });
+      return name;
+    };
+    const conv = (strides: number, padding: string) => ({ strides: tfAttr.ints([1, strides, strides, 1]), padding: tfAttr.s(padding), data_format: tfAttr.s('NHWC'), dilations: tfAttr.ints([1, 1, 1, 1]) });
+    nodes.push({ name: 'x', op: 'Placeholder', attr: { dtype: tfAttr.type('DT_FLOAT'), shape: tfAttr.shape([-1, 7, 7, 3]) } });
+    const a = node('a', '_FusedConv2D', ['x', constant('w1', [3, 3, 3, 4]), constant('b1', [4])], { ...conv(2, 'SAME'), fused_ops: tfAttr.strings(['BiasAdd', 'LeakyRelu']), num_args: tfAttr.i(1), leakyrelu_alpha: tfAttr.f(0.1) });
+    const b = node('b', 'FusedDepthwiseConv2dNative', [a, constant('w2', [3, 3, 4, 2]), constant('b2', [8])], { ...conv(1, 'SAME'), fused_ops: tfAttr.strings(['BiasAdd', 'Relu6']), num_args: tfAttr.i(1) });
+    const bn = node('bn', 'FusedBatchNormV3', [b, constant('g', [8]), constant('beta', [8]), constant('mu', [8]), constant('var', [8], Array.from({ length: 8 }, (_, i) => 0.5 + i / 8))], { epsilon: tfAttr.f(1e-3), data_format: tfAttr.s('NHWC'), is_training: tfAttr.b(false) });
+    const e = node('e', 'Elu', [bn]);
+    const se = node('se', 'Selu', [e]);
+    const sq = node('sq', 'Square', [se]);
+    const rs = node('rs', 'Rsqrt', [node('sq1', 'AddV2', [sq, constant('one', [], [1])])]);
+    const sd = node('sd', 'SquaredDifference', [rs, node('tanh', 'Tanh', [e])]);
+    const ex = node('ex', 'Exp', [node('neg', 'Neg', [sd])]);
+    const lg = node('lg', 'Log', [node('lg1', 'AddV2', [node('abs', 'Abs', [bn]), constant('one2', [], [1])])]);
+    const sum = node('sum', 'Sum', [ex, constant('ax3', [1], [3], 'int32')], { keep_dims: tfAttr.b(true) });
+    const mx = node('mx', 'Max', [lg, constant('ax3b', [1], [-1], 'int32')], { keep_dims: tfAttr.b(true) });
+    const cat = node('cat', 'ConcatV2', [sum, mx, ex, constant('axis', [], [3], 'int32')], { N: tfAttr.i(3) });
+    const pad = node('pad', 'PadV2', [cat, constant('paddings', [4, 2], [0, 0, 1, 0, 0, 2, 0, 0], 'int32'), constant('pv', [], [-0.5])]);
+    const pool = node('pool', 'AvgPool', [pad], { ksize: tfAttr.ints([1, 2, 2, 1]), ...conv(2, 'SAME') });
+    const rowMean = node('rowMean', 'Mean', [pool, constant('ax1', [1], [1], 'int32')], { keep_dims: tfAttr.b(false) }); // [n, W, C]: layout-sensitive
+    const mean = node('mean', 'Mean', [pool, constant('ax12', [2], [1, 2], 'int32')], { keep_dims: tfAttr.b(true) });
+    const sqz = node('sqz', 'Squeeze', [mean], { squeeze_dims: tfAttr.ints([1, 2]) });
+    const ed = node('ed', 'ExpandDims', [sqz, constant('ax0', [], [1], 'int32')]);
+    const mm = node('mm', '_FusedMatMul', [node('flat', 'Reshape', [ed, constant('shape', [2], [-1, 10], 'int32')]), constant('w3', [5, 10]), constant('b3', [5])], { transpose_a: tfAttr.b(false), transpose_b: tfAttr.b(true), fused_ops: tfAttr.strings(['BiasAdd', 'Elu']), num_args: tfAttr.i(1) });
+    const out = node('out', 'Reciprocal', [node('sig', 'AddV2', [node('sg', 'Sigmoid', [mm]), constant('two', [], [2])])]);
+
+    const bytes = consts.map((c) => new Uint8Array((c.dtype === 'int32' ? Int32Array.from(c.values) : Float32Array.from(c.values)).buffer));
+    const weightData = new Uint8Array(bytes.reduce((n, x) => n + x.byteLength, 0));
+    bytes.reduce((off, x) => (weightData.set(x, off), off + x.byteLength), 0);
+    const artifacts: TfjsArtifacts = {
+      format: 'graph-model',
+      modelTopology: { node: nodes, versions: { producer: 1 } },
+      weightSpecs: consts.map((c) => ({ name: c.name, shape: c.shape, dtype: c.dtype ?? 'float32' })),
+      weightData,
+    };
+    const px = Float32Array.from({ length: 2 * 7 * 7 * 3 }, rnd);
+    // Reference on tfjs' cpu backend: the wasm backend's fused matmul adds the bias wrongly with transpose_b
+    // (tfjs 4.22: x·Bᵀ + b comes out with the bias misplaced), the cpu backend gets it right.
+    await tf.setBackend('cpu');
+    try {
+      const errors = await compare(artifacts, px, [2, 7, 7, 3], [cat, pad, rowMean, pool, sqz, ed, out]);
+      for (const [name, err] of Object.entries(errors)) expect(err, name).toBeLessThan(1e-4);
+    } finally {
+      await tf.setBackend('wasm');
+    }
   });
 });
 

@@ -66,7 +66,7 @@ const LISTED_ISSUES = 20;
 async function runBuild(flags: BuildFlags): Promise<void> {
   const client = (model: string): ChatClient =>
     new ChatClient({ baseUrl: flags.openaiBaseUrl, model, apiKey: process.env.OPENAI_API_KEY });
-  const annotator: Annotator = flags.annotator === 'openai' ? new LlmAnnotator(client(flags.openaiModel)) : new OfflineAnnotator(flags.seed);
+  const annotator: Annotator = flags.annotator === 'openai' ? new LlmAnnotator(client(flags.openaiModel)) : new OfflineAnnotator();
   const options: BuildOptions = {
     sources: flags.source,
     task: flags.task,

@@ -2,8 +2,11 @@
 // progress and errors, non-zero exit codes on failure).
 import { Command } from 'commander';
 import { VERSION } from '../version.js';
+import { analyzeCommand } from './analyze.js';
 import { registerDataCommands } from './data.js';
 import { evalCommand } from './eval.js';
+import { registerLandmarksCommand } from './landmarks.js';
+import { trainCommand } from './train.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -16,8 +19,11 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .showHelpAfterError();
+  program.addCommand(analyzeCommand());
   registerDataCommands(program);
   program.addCommand(evalCommand());
+  registerLandmarksCommand(program);
+  program.addCommand(trainCommand());
   return program;
 }
 

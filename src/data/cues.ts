@@ -137,7 +137,8 @@ function levelOf(scale: CueScale, value: number): { level: string; strength: num
   return { level, strength: Math.abs(value - cut) / band };
 }
 
-function cue(name: CueName, value: number): Cue | undefined {
+/** The cue a value of `name` makes; undefined for a value that is not a finite number. */
+export function cueOf(name: CueName, value: number): Cue | undefined {
   if (!Number.isFinite(value)) return undefined;
   const scale = CUE_SCALES[name];
   const { level, strength } = levelOf(scale, value);
@@ -195,7 +196,7 @@ export function measureValues(landmarks: Landmarks): Record<CueName, number> {
     browFurrow: n(dist(lm[21], lm[22])),
     eyeOpen: (eyeAspect(range(lm, 36, 42)) + eyeAspect(range(lm, 42, 48))) / 2,
     headYaw: Math.abs(span) > 1e-6 ? (2 * (lm[30][0] - left[0])) / span - 1 : NaN,
-    headRoll: (Math.atan2(eyeB[1] - eyeA[1], eyeB[0] - eyeA[0]) * 180) / Math.PI,
+    headRoll: iod > 1e-6 ? (Math.atan2(eyeB[1] - eyeA[1], eyeB[0] - eyeA[0]) * 180) / Math.PI : NaN,
     headPitch: faceHeight > 1e-6 ? (lm[30][1] - eyeLineY) / faceHeight : NaN,
   };
 }
@@ -213,7 +214,7 @@ export function measureCues(frames: readonly Landmarks[]): CueReport {
     if (finite.length === 0) continue;
     const mid = finite.length >> 1;
     const median = finite.length % 2 ? finite[mid] : (finite[mid - 1] + finite[mid]) / 2;
-    const measured = cue(name, median);
+    const measured = cueOf(name, median);
     if (measured) report[name] = measured;
   }
   return report;

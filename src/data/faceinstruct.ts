@@ -187,7 +187,7 @@ async function processEvent(event: SourceEvent, ctx: Context): Promise<Outcome> 
 
   const cues = measureCues(face.landmarks);
   const frames = (): Promise<Buffer[]> => Promise.all(face.frames.map((file) => readFile(file)));
-  const description = await ctx.annotator.annotate({ id: item.id, label: item.label, media: face.media, cues, frames });
+  const description = await ctx.annotator.annotate({ id: item.id, seed: ctx.seed, label: item.label, media: face.media, cues, frames });
   const failures = checkRules(description, item.label, cues);
   if (failures.length > 0) {
     return drop(item.id, item.source, `rule:${failures[0].rule}`, failures.map((f) => `${f.rule}: ${f.detail}`).join('; '));
@@ -225,48 +225,63 @@ export async function countSourceRows(options: Pick<BuildOptions, 'sources' | 't
   return count;
 }
 
+async function openSources(specs: readonly string[], task: Task, dataRoot: string): Promise<Source[]> {
+  const opened: Source[] = [];
+  try {
+    for (const spec of specs) opened.push(await openSource(spec, task, dataRoot));
+    const names = opened.map((source) => source.name);
+    const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+    if (duplicate) throw new Error(`two sources are named ${duplicate}; sample ids would collide`);
+    return opened;
+  } catch (err) {
+    for (const source of opened) await source.close();
+    throw err;
+  }
+}
+
 /** Builds (or resumes building) FaceInstruct shards in `options.out`. */
 export async function buildFaceInstruct(options: BuildOptions): Promise<BuildSummary> {
   const out = resolve(options.out);
-  const o = { ...DEFAULTS, ...options };
   const cacheDir = resolve(options.cacheDir ?? `${out}/media`);
   const part = options.part ?? { index: 0, count: 1 };
+  const seed = options.seed ?? DEFAULTS.seed;
+  const minRating = options.minRating ?? DEFAULTS.minRating;
+  const valFraction = options.valFraction ?? DEFAULTS.valFraction;
+  const shardSize = options.shardSize ?? DEFAULTS.shardSize;
+  const workers = options.workers ?? 1;
   const specs = resolveSourceSpecs(options.sources, options.task, options.zeroShot);
   if (specs.length === 0) throw new Error('no sources left to read');
+  // Sources first: a source that cannot give this task's labels fails before anything is written.
+  const sources = await openSources(specs, options.task, options.dataRoot ?? DEFAULTS.dataRoot);
 
+  // Everything the output depends on; resuming requires the same.
   const config = {
     task: options.task,
     sources: specs,
     zeroShot: [...(options.zeroShot ?? [])],
-    seed: o.seed,
+    seed,
     annotator: options.annotator.name,
-    judge: options.judge ? { name: options.judge.name, minRating: o.minRating } : null,
-    valFraction: o.valFraction,
+    judge: options.judge ? { name: options.judge.name, minRating } : null,
+    valFraction,
     part,
-    shardSize: o.shardSize,
+    shardSize,
     faceExpert: FACE_EXPERT_ID,
     media: mediaPath(out, cacheDir),
   };
-  await mkdir(out, { recursive: true });
-  const writer = await OutputWriter.open(out, config, o.shardSize);
-  const opened: Source[] = [];
+  let writer: OutputWriter | undefined;
   let faces: FaceResolver | undefined;
   let processed = 0;
   let exhausted = false;
   try {
-    for (const spec of specs) opened.push(await openSource(spec, options.task, o.dataRoot));
-    const names = opened.map((s) => s.name);
-    const duplicate = names.find((name, i) => names.indexOf(name) !== i);
-    if (duplicate) throw new Error(`two sources are named ${duplicate}; sample ids would collide`);
-
-    const workers = options.workers ?? 1;
+    await mkdir(out, { recursive: true });
+    writer = await OutputWriter.open(out, config, shardSize);
     faces = workers > 1 ? await workerResolver(workers, cacheDir) : localResolver(cacheDir, await createFaceExpert());
-    const ctx: Context = { task: options.task, out, seed: o.seed, valFraction: o.valFraction, minRating: o.minRating, faces, annotator: options.annotator, judge: options.judge };
+    const ctx: Context = { task: options.task, out, seed, valFraction, minRating, faces, annotator: options.annotator, judge: options.judge };
 
     const resume = writer.resumePoint;
     let seen = 0;
     async function* pending(): AsyncGenerator<SourceEvent> {
-      for await (const event of interleave(opened)) {
+      for await (const event of interleave(sources)) {
         if (!inPart(eventId(event), part.index, part.count)) continue;
         seen++;
         if (seen < resume.consumed) continue;
@@ -282,8 +297,8 @@ export async function buildFaceInstruct(options: BuildOptions): Promise<BuildSum
       exhausted = true;
     }
 
-    const window = options.concurrency ?? Math.max(4, 2 * workers);
     const stopped = (): boolean => options.signal?.aborted ?? false;
+    const window = options.concurrency ?? Math.max(4, 2 * workers);
     let sinceCheckpoint = 0;
     let lastCheckpoint = Date.now();
     for await (const [event, outcome] of orderedMap(pending(), window, (event) => processEvent(event, ctx), stopped)) {
@@ -295,21 +310,17 @@ export async function buildFaceInstruct(options: BuildOptions): Promise<BuildSum
         sinceCheckpoint = 0;
         lastCheckpoint = Date.now();
       }
-      options.onProgress?.(progressOf(writer));
+      options.onProgress?.(writer.progress);
     }
     exhausted &&= !stopped();
   } finally {
     // Whatever happened, what was written is a complete prefix of the output: record it.
-    await writer.checkpoint(exhausted);
-    await writer.close();
+    if (writer) {
+      await writer.checkpoint(exhausted);
+      await writer.close();
+    }
     await faces?.close();
-    for (const source of opened) await source.close();
+    for (const source of sources) await source.close();
   }
-  return { ...progressOf(writer), dropped: { ...writer.dropped }, exhausted, processed };
-}
-
-function progressOf(writer: OutputWriter): BuildProgress & { consumed: number } {
-  const { consumed } = writer.resumePoint;
-  const dropped = Object.values(writer.dropped).reduce((a, b) => a + b, 0);
-  return { consumed, records: writer.records, dropped };
+  return { ...writer.progress, dropped: { ...writer.dropped }, exhausted, processed };
 }

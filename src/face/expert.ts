@@ -88,8 +88,6 @@ export interface FaceExpert {
 
 const DEFAULT_FRAMES = 8;
 const DEFAULT_MAX_MISSING_SHARE = 0.3;
-/** FaceMesh face-flag probability a detection needs to count as a face. */
-const MIN_MESH_CONFIDENCE = 0.5;
 
 const scaleBox = (b: Box, sx: number, sy: number): Box => ({ x: b.x * sx, y: b.y * sy, width: b.width * sx, height: b.height * sy });
 
@@ -112,28 +110,23 @@ export async function createFaceExpert(options: FaceExpertOptions = {}): Promise
   async function facesOf(image: RgbImage, source: { width: number; height: number }, opts: AnalyzeOptions): Promise<Face[]> {
     const sx = source.width / image.width;
     const sy = source.height / image.height;
-    const measure = async (box: Box, score: number | null, region: Box) => {
+    const measure = async (box: Box, score: number | null, region: Box): Promise<Face> => {
       const crop = await cropRegion(image, region);
-      const { points, confidence } = landmarks.locate(crop);
-      const face: Face = { box: scaleBox(box, sx, sy), score, cropRegion: scaleBox(region, sx, sy), landmarks68: points, crop };
-      return { face, confidence };
+      const landmarks68 = landmarks.locate(crop);
+      return { box: scaleBox(box, sx, sy), score, cropRegion: scaleBox(region, sx, sy), landmarks68, crop };
     };
     if (opts.skipDetection) {
-      const whole = { x: 0, y: 0, width: image.width, height: image.height };
-      return [(await measure(whole, null, wholeImageRegion(image))).face];
+      return [await measure({ x: 0, y: 0, width: image.width, height: image.height }, null, wholeImageRegion(image))];
+    }
+    const detections = orderFaces(await detector.detect(image, minScore), image);
+    if (opts.maxFaces !== undefined && detections.length > opts.maxFaces) {
+      throw new FaceExpertError('TOO_MANY_FACES', `found ${detections.length} faces; at most ${opts.maxFaces} allowed`);
     }
     const faces: Face[] = [];
-    for (const detection of await detector.detect(image, minScore)) {
-      const { face, confidence } = await measure(detection.box, detection.score, faceCropRegion(detection.box));
-      // FaceMesh's own face flag vets each detection: BlazeFace alone now and then takes part of a face, or a
-      // face-like texture, for one more face.
-      if (confidence >= MIN_MESH_CONFIDENCE) faces.push(face);
+    for (const d of opts.faces === 'all' ? detections : detections.slice(0, 1)) {
+      faces.push(await measure(d.box, d.score, faceCropRegion(d.box)));
     }
-    if (opts.maxFaces !== undefined && faces.length > opts.maxFaces) {
-      throw new FaceExpertError('TOO_MANY_FACES', `found ${faces.length} faces; at most ${opts.maxFaces} allowed`);
-    }
-    const ordered = orderFaces(faces, source);
-    return opts.faces === 'all' ? ordered : ordered.slice(0, 1);
+    return faces;
   }
 
   async function analyzeOpenedImage(

@@ -32,26 +32,23 @@ export class LandmarkModel {
   }
 
   /**
-   * The 68 landmarks of the face in a CROP_SIZE² crop, as fractions of the crop's width and height, and FaceMesh's
-   * confidence that the crop shows a face. FaceMesh expects the face framed the way faceCropRegion frames it, so
-   * the crop is its input, only resized.
+   * The 68 landmarks of the face in a CROP_SIZE² crop, as fractions of the crop's width and height. FaceMesh
+   * expects the face framed the way faceCropRegion frames it, so the crop is its input, only resized.
    */
-  locate(crop: RgbImage): { points: Point[]; confidence: number } {
+  locate(crop: RgbImage): Point[] {
     if (crop.width !== CROP_SIZE || crop.height !== CROP_SIZE) throw new Error(`landmarks need a ${CROP_SIZE}² crop`);
-    const [mesh, flag] = tf.tidy(() => {
+    const mesh = tf.tidy(() => {
       const x = tf.tensor4d(Float32Array.from(crop.rgb), [1, CROP_SIZE, CROP_SIZE, 3]);
       const input = tf.image.resizeBilinear(x, [MESH_INPUT, MESH_INPUT], false, true).div(255);
+      // Three outputs: the mesh (468 × xyz), a face-presence flag and contours; only the mesh is used.
       const outputs = this.model.execute(input) as tf.Tensor[];
-      const last = (t: tf.Tensor): number => t.shape[t.shape.length - 1] ?? 0;
-      const points = outputs.find((t) => last(t) === MESH_POINTS * 3);
-      const faceFlag = outputs.find((t) => last(t) === 1);
-      if (!points || !faceFlag) throw new Error('FaceMesh returned no mesh or no face flag');
-      return [points, faceFlag];
+      const points = outputs.find((t) => t.shape[t.shape.length - 1] === MESH_POINTS * 3);
+      if (!points) throw new Error('FaceMesh returned no 468-point mesh');
+      return points;
     });
     const xyz = mesh.dataSync();
-    const confidence = flag.dataSync()[0];
-    tf.dispose([mesh, flag]);
-    return { points: MESH_TO_IBUG68.map((v): Point => [xyz[3 * v] / MESH_INPUT, xyz[3 * v + 1] / MESH_INPUT]), confidence };
+    mesh.dispose();
+    return MESH_TO_IBUG68.map((v): Point => [xyz[3 * v] / MESH_INPUT, xyz[3 * v + 1] / MESH_INPUT]);
   }
 
   dispose(): void {

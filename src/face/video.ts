@@ -27,7 +27,7 @@ export const VIDEO_MAX_SIDE = 1920;
 
 /** `count` frame indices spread uniformly over `frameCount` frames: linspace(0, n−1, count), rounded. */
 export function sampleFrameIndices(frameCount: number, count: number): number[] {
-  if (count === 1) return [Math.round((frameCount - 1) / 2)];
+  if (count === 1) return [0]; // linspace's single point is its start
   return Array.from({ length: count }, (_, i) => Math.round((i * (frameCount - 1)) / (count - 1)));
 }
 

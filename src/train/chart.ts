@@ -1,5 +1,6 @@
-// loss.svg: the loss curve of a run as a self-contained SVG — the loss of every update (faint), its exponential
-// moving average (solid), the validation loss (points), and a dashed line where each stage begins.
+// loss.svg: the loss curve of a run as a self-contained SVG — the loss of every update (faint), its centred
+// moving average (solid; centred, so it does not lag behind a falling loss), the validation loss (points), and a
+// dashed line where each stage begins.
 import type { LogEntry } from './log.js';
 
 const W = 760;
@@ -7,8 +8,8 @@ const H = 380;
 const M = { left: 64, right: 24, top: 40, bottom: 48 };
 const COLOURS = { raw: '#9ecae1', smooth: '#08519c', val: '#e6550d', axis: '#444', grid: '#e5e5e5', stage: '#999' };
 
-/** Weight of the newest value in the moving average, for a curve of `n` updates (smoother when longer). */
-const smoothing = (n: number): number => Math.min(1, 10 / Math.max(1, n));
+/** Half-width of the moving average's window for a curve of `n` updates: about 1/50 of the curve each side. */
+const halfWindow = (n: number): number => Math.floor(n / 50);
 
 export function lossChart(entries: readonly LogEntry[], title = 'training loss'): string {
   const steps = entries.filter((e) => e.type === 'step' && Number.isFinite(e.loss));
@@ -50,9 +51,13 @@ export function lossChart(entries: readonly LogEntry[], title = 'training loss')
 
   const points = (pts: [number, number][]) => pts.map(([x, y]) => `${f(px(x))},${f(py(y))}`).join(' ');
   const raw: [number, number][] = steps.map((e) => [e.global_step, e.type === 'step' ? e.loss : 0]);
-  const alpha = smoothing(raw.length);
-  let average = raw[0]?.[1] ?? 0;
-  const smooth = raw.map(([x, y]): [number, number] => [x, (average += alpha * (y - average))]);
+  const w = halfWindow(raw.length);
+  const prefix = [0];
+  for (const [, y] of raw) prefix.push(prefix[prefix.length - 1] + y);
+  const smooth = raw.map(([x], i): [number, number] => {
+    const [lo, hi] = [Math.max(0, i - w), Math.min(raw.length, i + w + 1)];
+    return [x, (prefix[hi] - prefix[lo]) / (hi - lo)];
+  });
   if (raw.length) {
     out.push(`<polyline fill="none" stroke="${COLOURS.raw}" stroke-width="1" points="${points(raw)}"/>`);
     out.push(`<polyline fill="none" stroke="${COLOURS.smooth}" stroke-width="2" points="${points(smooth)}"/>`);
@@ -62,7 +67,7 @@ export function lossChart(entries: readonly LogEntry[], title = 'training loss')
   const legend: [string, string][] = [
     [COLOURS.raw, 'loss per update'],
     [COLOURS.smooth, 'moving average'],
-    [COLOURS.val, 'validation'],
+    ...(vals.length ? [[COLOURS.val, 'validation'] as [string, string]] : []),
   ];
   legend.forEach(([colour, text], i) => {
     const x = W - M.right - 150;

@@ -50,6 +50,15 @@ export async function filesSha256(files: readonly string[]): Promise<string> {
   return hash.digest('hex');
 }
 
+/** The settings a run was started with, or null when `dir` holds no run. */
+export async function readRunSettings(dir: string): Promise<RunSettings | null> {
+  const path = runPaths(dir).settings;
+  if (!existsSync(path)) return null;
+  const settings = JSON.parse(await readFile(path, 'utf8')) as RunSettings;
+  if (settings.format !== RUN_FORMAT) throw new Error(`${path}: not a ${RUN_FORMAT} run`);
+  return settings;
+}
+
 /**
  * Records the settings of a new run, or checks that a resumed run has the settings it was started with. A
  * folder that already holds a run is continued only when `resume` is set.
@@ -63,7 +72,7 @@ export async function claimRunFolder(dir: string, settings: RunSettings, resume:
     return;
   }
   if (!resume) throw new Error(`${dir} already holds a run: --resume continues it, or choose another --out`);
-  const stored = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  const stored = (await readRunSettings(dir)) as unknown as Record<string, unknown>;
   const differ = Object.keys(settings).filter((k) => JSON.stringify(stored[k]) !== JSON.stringify(settings[k as keyof RunSettings]));
   if (differ.length) throw new Error(`${dir} was started with other settings (${differ.join(', ')}): resume it with the settings in ${path}`);
 }

@@ -1,20 +1,14 @@
-// Reading the face data packs (../shared/data/<pack>/images.zip + labels.csv) for the face expert's tests and
-// bench: the validation file names from labels.csv, and named entries straight out of the zip (never extracted).
-import { existsSync, readFileSync } from 'node:fs';
+// The face data packs (../shared/data/<pack>) for the face expert's tests and bench: an evenly spread sample of a
+// split's images, read straight out of the pack's zip through the project's pack reader.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import yauzl from 'yauzl';
+import { openPack, type PackName } from '../../src/data/packs.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DATA_DIR = path.resolve(repoRoot, '../shared/data');
 
-export const packAvailable = (pack: string): boolean => existsSync(path.join(DATA_DIR, pack, 'images.zip'));
-
-/** The file names of a pack's split, in labels.csv order (columns `file`, `split` come first). */
-export function splitFiles(pack: string, split: 'train' | 'val'): string[] {
-  const rows = readFileSync(path.join(DATA_DIR, pack, 'labels.csv'), 'utf8').trim().split('\n').slice(1);
-  return rows.map((row) => row.split(',')).filter((cols) => cols[1] === split).map((cols) => cols[0]);
-}
+export const packAvailable = (pack: PackName): boolean => existsSync(path.join(DATA_DIR, pack, 'images.zip'));
 
 /** An evenly spread sample of `n` items (all of them when there are fewer), deterministic. */
 export function spread<T>(items: readonly T[], n: number): T[] {
@@ -22,31 +16,16 @@ export function spread<T>(items: readonly T[], n: number): T[] {
   return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)]);
 }
 
-/** Reads the named entries of a pack's images.zip into memory, by name. */
-export async function readPackImages(pack: string, names: readonly string[]): Promise<Map<string, Buffer>> {
-  const wanted = new Set(names);
-  const zip = await yauzl.openPromise(path.join(DATA_DIR, pack, 'images.zip'), { lazyEntries: true, autoClose: false });
+/** `n` images spread over a pack's split, as file name → bytes, in labels.csv order. */
+export async function samplePack(pack: PackName, split: 'train' | 'val', n: number): Promise<Map<string, Buffer>> {
+  const opened = await openPack(pack, path.join(DATA_DIR, pack));
   try {
-    const entries = await new Promise<yauzl.Entry[]>((resolve, reject) => {
-      const found: yauzl.Entry[] = [];
-      zip.on('entry', (entry: yauzl.Entry) => {
-        if (wanted.has(entry.fileName)) found.push(entry);
-        zip.readEntry();
-      });
-      zip.on('end', () => resolve(found));
-      zip.on('error', reject);
-      zip.readEntry();
-    });
-    const out = new Map<string, Buffer>();
-    for (const entry of entries) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
-      out.set(entry.fileName, Buffer.concat(chunks));
-    }
-    const missing = names.filter((n) => !out.has(n));
-    if (missing.length > 0) throw new Error(`${pack}/images.zip lacks ${missing.slice(0, 3).join(', ')}`);
-    return out;
+    const files: string[] = [];
+    for await (const row of opened.rows({ split })) files.push(row.file);
+    const images = new Map<string, Buffer>();
+    for (const file of spread(files, n)) images.set(file, await opened.readImage(file));
+    return images;
   } finally {
-    zip.close();
+    await opened.close();
   }
 }

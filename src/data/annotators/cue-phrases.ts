@@ -102,7 +102,7 @@ export const CUE_PHRASES: Readonly<Record<CueName, Readonly<Record<string, reado
   },
   headPitch: {
     up: ['the head is tilted back', 'the chin is lifted', 'the face is tipped upward'],
-    level: ['the head is held neither up nor down', 'the face is level, not tipped up or down'],
+    level: ['the head is held neither up nor down', 'the face is tilted neither up nor down'],
     down: ['the head is tilted downward', 'the head is bowed', 'the chin is lowered toward the chest'],
   },
 };

@@ -36,9 +36,9 @@ function listOf(items: readonly string[]): string {
 }
 
 function ageGroup(years: number): string | undefined {
-  if (years < 1) return 'like an infant';
-  if (years < 13) return 'like a child';
-  if (years < 20) return 'like a teenager';
+  if (years < 1) return 'to be an infant';
+  if (years < 13) return 'to be a child';
+  if (years < 20) return 'to be a teenager';
   if (years >= 100) return undefined;
   const decades = ['twenties', 'thirties', 'forties', 'fifties', 'sixties', 'seventies', 'eighties', 'nineties'];
   const unit = years % 10;
@@ -56,7 +56,7 @@ function labelSentences(label: TaskLabel, media: MediaKind, rng: Rng): string[] 
           `The person in this ${media} looks ${adj}.`,
           `This face shows ${noun}.`,
           `The facial expression in this ${media} is ${adj}.`,
-          `The expression on this face reads as ${noun}.`,
+          `The expression on this face reads as ${adj}.`,
           `This is ${withArticle(adj)} face.`,
           `The face conveys ${noun}.`,
         ]),
@@ -155,7 +155,8 @@ function chooseCues(cues: readonly Cue[], label: TaskLabel, rng: Rng): Cue[] {
   const supporting = rng.shuffle(face.filter((cue) => links.supports(cue.name, cue.level))).sort(byStrength);
   const others = face.filter((cue) => !cue.neutral && !links.supports(cue.name, cue.level)).sort(byStrength);
   let chosen = [...supporting, ...others].slice(0, MAX_FACE_CUES);
-  // Nothing stands out: say how the resting face looks, which is a measurement too.
+  // Nothing stands out: say how the resting face looks, which is a measurement too (its mouth width is not worth a
+  // sentence).
   if (chosen.length === 0) chosen = rng.shuffle(face.filter((cue) => cue.neutral && cue.name !== 'mouthWidth')).slice(0, 2);
   const pose = usable.filter((cue) => POSE.has(cue.name));
   const turned = pose.filter((cue) => !cue.neutral);
@@ -170,9 +171,9 @@ const FIRST_LEADS: Readonly<Record<MediaKind, readonly string[]>> = {
 const NEXT_LEADS = ['', '', 'Also, ', 'In addition, ', 'Besides, '];
 const JOINERS = [', and ', ', while ', '; '];
 
-/** The description of one sample. Deterministic in (seed, request). */
-export function describe(request: Omit<AnnotationRequest, 'frames'>, seed: string): string {
-  const rng = rngFor(seed, 'describe', request.id);
+/** The description of one sample. Deterministic in the request. */
+export function describe(request: Omit<AnnotationRequest, 'frames'>): string {
+  const rng = rngFor(request.seed, 'describe', request.id);
   const { label, media } = request;
   const measured = CUE_NAMES.map((name) => request.cues[name]).filter((cue): cue is Cue => cue !== undefined);
   const links = cueLinks(label);
@@ -187,8 +188,10 @@ export function describe(request: Omit<AnnotationRequest, 'frames'>, seed: strin
   }
 
   const sentences = labelSentences(label, media, rng);
+  let lead = '';
   for (let i = 0; i < clauses.length; i += 2) {
-    const lead = rng.pick(i === 0 ? FIRST_LEADS[media] : NEXT_LEADS);
+    // No lead twice in a row ("In addition, … In addition, …"); an empty lead may repeat.
+    lead = rng.pick((i === 0 ? FIRST_LEADS[media] : NEXT_LEADS).filter((l) => l === '' || l !== lead));
     const body = i + 1 < clauses.length ? clauses[i] + rng.pick(JOINERS) + clauses[i + 1] : clauses[i];
     sentences.push(capitalize(lead + body) + '.');
   }
@@ -200,9 +203,7 @@ export function describe(request: Omit<AnnotationRequest, 'frames'>, seed: strin
 export class OfflineAnnotator implements Annotator {
   readonly name = 'offline';
 
-  constructor(private readonly seed: string) {}
-
   async annotate(request: AnnotationRequest): Promise<string> {
-    return describe(request, this.seed);
+    return describe(request);
   }
 }

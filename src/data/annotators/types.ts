@@ -4,8 +4,10 @@ import type { CueReport } from '../cues.js';
 import type { MediaKind, TaskLabel } from '../build/types.js';
 
 export interface AnnotationRequest {
-  /** The sample's id; annotators that vary their wording draw it from a generator seeded with this. */
+  /** The sample's id. */
   readonly id: string;
+  /** The build's seed: an annotator that varies its wording draws from a generator seeded with (seed, id). */
+  readonly seed: string;
   readonly label: TaskLabel;
   readonly media: MediaKind;
   /** The cues measured on the face (empty when none could be). */

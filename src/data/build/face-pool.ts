@@ -33,17 +33,18 @@ export interface WorkerData {
 const PER_WORKER = 2;
 
 /**
- * The worker script next to this module: `face-worker.js` when compiled; when running from TypeScript sources
- * (tsx, vitest) the `.ts` file, loaded through tsx's loader.
+ * A face worker thread running `face-worker.js` beside this module; when running from the TypeScript sources
+ * (tsx, vitest) the thread first registers tsx's loader, since worker threads do not inherit loader hooks.
  */
-function workerScript(): { url: URL; execArgv: string[] } {
+function startWorker(data: WorkerData): Worker {
   const self = new URL(import.meta.url);
-  const ts = self.pathname.endsWith('.ts');
-  return { url: new URL(ts ? './face-worker.ts' : './face-worker.js', self), execArgv: ts ? ['--import', 'tsx'] : [] };
+  if (!self.pathname.endsWith('.ts')) return new Worker(new URL('./face-worker.js', self), { workerData: data });
+  const script = new URL('./face-worker.ts', self).href;
+  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(script)}); })`;
+  return new Worker(boot, { eval: true, workerData: data });
 }
 
 export async function workerResolver(count: number, cacheDir: string): Promise<FaceResolver> {
-  const { url, execArgv } = workerScript();
   const pending = new Map<number, { resolve: (r: FaceEntry | NoFace) => void; reject: (e: Error) => void }>();
   const queue: WorkerRequest[] = [];
   const load = new Map<Worker, number>();
@@ -65,29 +66,36 @@ export async function workerResolver(count: number, cacheDir: string): Promise<F
     pending.clear();
   };
 
-  const workers = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const worker = new Worker(url, { execArgv, workerData: { cacheDir } satisfies WorkerData });
-      await new Promise<void>((resolve, reject) => {
-        worker.once('message', (message: { ready?: true; error?: string }) =>
-          message.ready ? resolve() : reject(new Error(`face worker failed to start: ${message.error}`)),
-        );
-        worker.once('error', reject);
-      });
-      worker.on('message', (reply: WorkerReply) => {
-        load.set(worker, load.get(worker)! - 1);
-        const waiter = pending.get(reply.seq);
-        pending.delete(reply.seq);
-        if ('error' in reply) waiter?.reject(new Error(reply.error));
-        else waiter?.resolve(reply.result);
-        dispatch();
-      });
-      worker.on('error', fail);
-      worker.on('exit', (code) => code !== 0 && fail(new Error(`a face worker exited with code ${code}`)));
-      load.set(worker, 0);
-      return worker;
-    }),
+  const workers = Array.from({ length: count }, () => startWorker({ cacheDir }));
+  const started = await Promise.allSettled(
+    workers.map(
+      (worker) =>
+        new Promise<void>((resolve, reject) => {
+          worker.once('message', (message: { ready?: true; error?: string }) =>
+            message.ready ? resolve() : reject(new Error(`a face worker failed to start: ${message.error}`)),
+          );
+          worker.once('error', reject);
+        }),
+    ),
   );
+  const refused = started.find((result) => result.status === 'rejected');
+  if (refused) {
+    await Promise.all(workers.map((worker) => worker.terminate()));
+    throw refused.reason;
+  }
+  for (const worker of workers) {
+    worker.on('message', (reply: WorkerReply) => {
+      load.set(worker, load.get(worker)! - 1);
+      const waiter = pending.get(reply.seq);
+      pending.delete(reply.seq);
+      if ('error' in reply) waiter?.reject(new Error(reply.error));
+      else waiter?.resolve(reply.result);
+      dispatch();
+    });
+    worker.on('error', fail);
+    worker.on('exit', (code) => code !== 0 && fail(new Error(`a face worker exited with code ${code}`)));
+    load.set(worker, 0);
+  }
 
   return {
     resolve(bytes) {

@@ -59,8 +59,14 @@ export interface ResumePoint {
   lastId: string | null;
 }
 
+/** The file opened for appending after its first `bytes` bytes (what was checkpointed); the rest is cut off. */
 async function fileHandleAt(path: string, bytes: number): Promise<FileHandle> {
   const handle = await open(path, 'a+');
+  const { size } = await handle.stat();
+  if (size < bytes) {
+    await handle.close();
+    throw new Error(`${path} holds ${size} bytes, fewer than the ${bytes} checkpointed: the output folder was altered`);
+  }
   await handle.truncate(bytes);
   return handle;
 }
@@ -110,6 +116,8 @@ export class OutputWriter {
     writer.rejected = await fileHandleAt(join(dir, REJECTED), manifest.rejected.bytes);
     const last = manifest.shards.at(-1);
     if (last) writer.shard = await fileHandleAt(join(dir, last.file), last.bytes);
+    // A new build gets its manifest before its first line, so that a build killed at any point can resume.
+    if (!existing) await writer.checkpoint();
     return writer;
   }
 
@@ -117,8 +125,13 @@ export class OutputWriter {
     return { consumed: this.manifest.consumed, lastId: this.manifest.lastId };
   }
 
-  get records(): number {
-    return this.manifest.shards.reduce((sum, s) => sum + s.lines, 0);
+  /** Source rows consumed, samples written and rows dropped so far. */
+  get progress(): { consumed: number; records: number; dropped: number } {
+    return {
+      consumed: this.manifest.consumed,
+      records: this.manifest.shards.reduce((sum, s) => sum + s.lines, 0),
+      dropped: Object.values(this.manifest.dropped).reduce((sum, n) => sum + n, 0),
+    };
   }
 
   get dropped(): Readonly<Record<string, number>> {
@@ -126,8 +139,8 @@ export class OutputWriter {
   }
 
   /** Appends one source event's outcome (a sample, a drop) and counts the event as consumed. */
-  async write(id: string, outcome: Outcome | null): Promise<void> {
-    if (outcome?.kind === 'record') {
+  async write(id: string, outcome: Outcome): Promise<void> {
+    if (outcome.kind === 'record') {
       let state = this.manifest.shards.at(-1);
       if (!state || state.lines >= this.shardSize) {
         await this.shard?.sync();
@@ -138,7 +151,7 @@ export class OutputWriter {
       }
       state.bytes += await append(this.shard!, JSON.stringify(outcome.record));
       state.lines++;
-    } else if (outcome?.kind === 'drop') {
+    } else {
       const { reason } = outcome.rejection;
       this.manifest.rejected.bytes += await append(this.rejected, JSON.stringify(outcome.rejection));
       this.manifest.rejected.lines++;

@@ -4,7 +4,7 @@
 // maps its labels onto the task's vocabulary (src/data/labels), so that CK+ "anger" and FER2013 "angry" are one
 // class. A malformed row is an event, not an error: the build records it in rejected.jsonl and goes on.
 import { opendir, readFile, stat } from 'node:fs/promises';
-import { basename, extname, join, relative, sep } from 'node:path';
+import { basename, extname, isAbsolute, join, relative, sep } from 'node:path';
 import type { RowIssue } from '../csv.js';
 import { openLabelCsv, openPack, PACK_NAMES, type LabelRow, type PackName, type PackRows } from '../packs.js';
 import { ZipImages } from '../zip.js';
@@ -53,52 +53,54 @@ export const PACK_TASKS: Readonly<Record<PackName, readonly Task[]>> = {
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.webp', '.gif', '.tif', '.tiff', '.avif']);
 const VIDEO_EXT = new Set(['.mp4', '.mov', '.m4v', '.avi', '.mkv', '.webm']);
 
-/** Files looked up by name: a zip (src/data/zip.ts) or a folder. */
+/** Files looked up by name: a zip (src/data/zip.ts, its directory indexed once) or a folder. */
 interface MediaFiles {
-  has(name: string): boolean;
+  has(name: string): boolean | Promise<boolean>;
   read(name: string): Promise<Buffer>;
   close(): void;
 }
 
 /**
- * Images and videos under a folder, by path relative to it with `/` separators; hidden entries skipped. (The
- * packs' FolderImages indexes images only.)
+ * A folder of images and videos, files named by their path relative to it with `/` separators. Nothing is indexed
+ * (a CSV of a million rows needs no million-name index): a name is checked when its row comes, and a name that
+ * would leave the folder is refused.
  */
 class MediaFolder implements MediaFiles {
-  private constructor(
-    readonly root: string,
-    private readonly index: ReadonlySet<string>,
-  ) {}
+  constructor(readonly root: string) {}
 
-  static async open(root: string): Promise<MediaFolder> {
-    const found: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
-      for await (const entry of await opendir(dir)) {
-        if (entry.name.startsWith('.')) continue;
-        const path = join(dir, entry.name);
-        const ext = extname(entry.name).toLowerCase();
-        if (entry.isDirectory()) await walk(path);
-        else if (entry.isFile() && (IMAGE_EXT.has(ext) || VIDEO_EXT.has(ext))) found.push(relative(root, path).split(sep).join('/'));
-      }
-    };
-    await walk(root);
-    return new MediaFolder(root, new Set(found.sort()));
+  private path(name: string): string | undefined {
+    const path = join(this.root, ...name.split('/'));
+    return relative(this.root, path).split(sep)[0] === '..' || isAbsolute(name) ? undefined : path;
   }
 
-  has(name: string): boolean {
-    return this.index.has(name);
+  async has(name: string): Promise<boolean> {
+    const path = this.path(name);
+    return path !== undefined && (await stat(path).then((info) => info.isFile(), () => false));
   }
 
   async read(name: string): Promise<Buffer> {
-    if (!this.index.has(name)) throw new Error(`${this.root}: no image or video named ${name}`);
-    return readFile(join(this.root, ...name.split('/')));
-  }
-
-  names(): string[] {
-    return [...this.index];
+    const path = this.path(name);
+    if (!path) throw new Error(`${name} is outside ${this.root}`);
+    return readFile(path);
   }
 
   close(): void {}
+}
+
+/** The images and videos under a folder, sorted, hidden entries skipped. */
+async function listMedia(root: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for await (const entry of await opendir(dir)) {
+      if (entry.name.startsWith('.')) continue;
+      const path = join(dir, entry.name);
+      const ext = extname(entry.name).toLowerCase();
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile() && (IMAGE_EXT.has(ext) || VIDEO_EXT.has(ext))) found.push(relative(root, path).split(sep).join('/'));
+    }
+  };
+  await walk(root);
+  return found.sort();
 }
 
 // ---- labels of a user's rows ----
@@ -228,11 +230,11 @@ async function packSource<N extends PackName>(name: N, dir: string, task: Task):
   };
 }
 
-function userItem(source: string, task: Task, row: LabelRow, media: MediaFiles): SourceEvent {
+async function userItem(source: string, task: Task, row: LabelRow, media: MediaFiles): Promise<SourceEvent> {
   const parsed = parseUserLabel(task, row.labels);
   const where = row.line !== undefined ? `:${row.line}` : '';
   if ('reason' in parsed) return { issue: { id: `${source}/${row.file}${where}`, source, reason: parsed.reason } };
-  if (!media.has(row.file)) return { issue: { id: `${source}/${row.file}${where}`, source, reason: `no file named ${row.file}` } };
+  if (!(await media.has(row.file))) return { issue: { id: `${source}/${row.file}${where}`, source, reason: `no file named ${row.file}` } };
   const subjectColumn = SUBJECT_COLUMNS.find((column) => row.labels[column]);
   return {
     item: {
@@ -249,12 +251,12 @@ function userItem(source: string, task: Task, row: LabelRow, media: MediaFiles):
 
 async function csvSource(name: string, csv: string, mediaPath: string, task: Task): Promise<Source> {
   const pack = await openLabelCsv({ csv, images: mediaPath });
-  const media: MediaFiles = (await stat(mediaPath)).isDirectory() ? await MediaFolder.open(mediaPath) : await ZipImages.open(mediaPath);
+  const media: MediaFiles = (await stat(mediaPath)).isDirectory() ? new MediaFolder(mediaPath) : await ZipImages.open(mediaPath);
   return {
     name,
     async *events() {
       for await (const event of rowsWithIssues((onIssue) => pack.rows({ onIssue }))) {
-        yield 'issue' in event ? issueEvent(name, event.issue) : userItem(name, task, event.row, media);
+        yield 'issue' in event ? issueEvent(name, event.issue) : await userItem(name, task, event.row, media);
       }
     },
     close: async () => media.close(),
@@ -265,8 +267,10 @@ const SPLIT_FOLDERS = new Set(['train', 'val', 'test']);
 
 /** `root/<class>/<file>` or `root/<split>/<class>/<file>` (when every top folder is train, val or test). */
 async function classFolderSource(name: string, root: string, task: Task): Promise<Source> {
-  const media = await MediaFolder.open(root);
-  const files = media.names();
+  const media = new MediaFolder(root);
+  // Sorted, so the order (and so every output) is the same on every file system. The list is the one thing here
+  // that grows with the data: about 100 bytes per file.
+  const files = await listMedia(root);
   const bySplit = files.length > 0 && files.every((file) => SPLIT_FOLDERS.has(file.split('/')[0]));
   return {
     name,
@@ -279,7 +283,7 @@ async function classFolderSource(name: string, root: string, task: Task): Promis
           continue;
         }
         const row: LabelRow = { file, labels: { label: parts[depth - 2] }, ...(bySplit && { split: parts[0] }) };
-        yield userItem(name, task, row, media);
+        yield await userItem(name, task, row, media);
       }
     },
     close: async () => media.close(),

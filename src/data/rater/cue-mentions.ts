@@ -144,7 +144,7 @@ const PATTERNS: readonly CuePattern[] = [
     ['left', 'right'],
     near(HEAD, `(?:tilt(?:ed|s|ing)?|lean(?:s|ing|ed)?|cocked|tipped sideways|inclined)${WORDS}\\s+(?:left|right|sideways|to (?:one|the) side|shoulder)`),
   ),
-  p('headPitch', ['level'], near(HEAD, 'neither (?:tilted |held )?up nor down|not tipped up or down|held level')),
+  p('headPitch', ['level'], near(HEAD, '(?:tilted |tipped |held )?neither (?:tilted |tipped )?up nor down|not tipped up or down|held level')),
   p(
     'headPitch',
     ['up'],

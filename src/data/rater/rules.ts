@@ -59,9 +59,9 @@ function readLabel(text: string, label: TaskLabel): LabelReading {
     case 'au': {
       const present = new Set(label.value);
       const claims = auClaims(text);
-      const read = new Set(extractActionUnits(text) ?? []);
-      const missing = label.value.filter((au) => !read.has(au)).map((au) => `AU${au}`);
-      if (label.value.length === 0 && extractActionUnits(text) === null) missing.push('"no action units"');
+      const read = extractActionUnits(text);
+      const missing = label.value.filter((au) => !read?.includes(au)).map((au) => `AU${au}`);
+      if (label.value.length === 0 && read === null) missing.push('"no action units"');
       return { spans: claims, missing, contradictions: against(text, claims, (au) => present.has(au), (au) => `AU${au}`) };
     }
     case 'attributes': {

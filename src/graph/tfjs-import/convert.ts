@@ -11,7 +11,6 @@ import {
   TfjsImportError,
   attrBool,
   attrFloat,
-  attrInt,
   attrInts,
   attrShape,
   attrString,
@@ -575,8 +574,8 @@ function padNode(c: Converter, node: TfNodeDef, inputs: Val[]): Val {
   return c.sym(y, v.nchw);
 }
 
-/** TF ops this importer rebuilds. */
-export const SUPPORTED_TF_OPS: readonly string[] = ['Placeholder', 'Const', ...Object.keys(HANDLERS)].sort();
+/** TF ops this importer rebuilds (`_Flatten` is internal: layers.ts writes it for Keras Flatten). */
+export const SUPPORTED_TF_OPS: readonly string[] = ['Placeholder', 'Const', ...Object.keys(HANDLERS).filter((op) => op !== '_Flatten')].sort();
 
 function parseRef(ref: string): { node: string; index: number } {
   const m = /^(.*?)(?::(\d+))?$/.exec(ref)!;

@@ -1,0 +1,144 @@
+// `face-llava train`: the paper's two training stages (SPEC §3) on FaceInstruct JSONL, into a run folder
+// (src/train/run-folder.ts) that ends with a model directory for `face-llava eval` and `analyze`. Progress on
+// stderr, the trained model's path on stdout. Ctrl-C stops after the current update with a checkpoint;
+// `--resume` continues a stopped or killed run to the result it would have had.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { Progress } from '../train/progress.js';
+import { readRunSettings } from '../train/run-folder.js';
+import { parseStages } from '../train/stages.js';
+import { train, type TrainOptions } from '../train/trainer.js';
+
+interface TrainCliOptions {
+  data?: string[];
+  out: string;
+  stage: string;
+  init?: string;
+  config?: string;
+  epochs: number;
+  batch: number;
+  accum: number;
+  lr?: number;
+  maxSteps?: number;
+  checkpointEvery: number;
+  resume?: boolean;
+  seed: number;
+  val?: string[];
+  valEvery?: number;
+  cache?: string;
+  threads?: number;
+}
+
+function integer(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
+    return n;
+  };
+}
+
+function positive(value: string): number {
+  const x = Number(value);
+  if (!(x > 0) || !Number.isFinite(x)) throw new InvalidArgumentError('expected a number > 0');
+  return x;
+}
+
+/**
+ * With --resume, the settings the run was started with fill in whatever the command line leaves out
+ * (`face-llava train --out run --resume` is enough); settings given that differ are refused by the trainer.
+ */
+async function withStoredSettings(o: TrainCliOptions, given: (key: keyof TrainCliOptions) => boolean): Promise<TrainCliOptions & { storedConfig?: unknown }> {
+  const stored = o.resume ? await readRunSettings(resolve(o.out)) : null;
+  if (!stored) return o;
+  const pick = <K extends keyof TrainCliOptions>(key: K, value: TrainCliOptions[K]) => (given(key) ? o[key] : value);
+  return {
+    ...o,
+    data: pick('data', stored.data),
+    stage: pick('stage', stored.stages.join(',')),
+    init: pick('init', stored.init ?? undefined),
+    epochs: pick('epochs', stored.epochs),
+    batch: pick('batch', stored.batch),
+    accum: pick('accum', stored.accum),
+    lr: pick('lr', stored.lr ?? undefined),
+    maxSteps: pick('maxSteps', stored.max_steps ?? undefined),
+    seed: pick('seed', stored.seed),
+    val: pick('val', stored.val.length ? stored.val : undefined),
+    valEvery: pick('valEvery', stored.val_every ?? undefined),
+    storedConfig: given('config') || stored.init ? undefined : stored.config,
+  };
+}
+
+export function trainCommand(): Command {
+  const command = new Command('train');
+  return command
+    .description(
+      'train Face-LLaVA on FaceInstruct JSONL: stage 1 trains FRLP and FRGCA (lr 1e-4), stage 2 also the projector\n' +
+        'and the decoder (lr 2e-5); AdamW, cosine schedule with 3 % warm-up, loss on the answer tokens only.\n' +
+        '`pretrain` trains projector, decoder and the landmark modules from scratch (a decoder trained here\n' +
+        'has no Vicuna to start from); e.g. --stage pretrain,1,2.',
+    )
+    .option('--data <paths...>', 'FaceInstruct JSONL files or folders of shards (records of split train)')
+    .requiredOption('--out <dir>', 'the run folder: checkpoint/, log.jsonl, loss.svg, and model/ at the end')
+    .option('--stage <stages>', '1, 2, both (= 1,2), pretrain, or a comma-separated sequence', 'both')
+    .option('--init <dir>', 'the model directory to start from (needed unless the first stage is pretrain)')
+    .option('--config <file>', 'without --init: a model directory config.json to train from scratch')
+    .option('--epochs <n>', 'epochs per stage', integer(1), 1)
+    .option('--batch <n>', 'examples per micro-batch', integer(1), 8)
+    .option('--accum <n>', 'micro-batches per update (gradient accumulation)', integer(1), 1)
+    .option('--lr <x>', "peak learning rate of every stage (default: each stage's own)", positive)
+    .option('--max-steps <n>', 'at most n updates per stage (the schedule fits them)', integer(1))
+    .option('--checkpoint-every <n>', 'updates between checkpoints', integer(1), 100)
+    .option('--resume', 'continue the run in --out from its last checkpoint (its settings fill in the rest)')
+    .option('--seed <n>', 'seed of the data order and of weights trained from scratch', integer(0), 0)
+    .option('--val <paths...>', 'validation JSONL files or folders (records of split val)')
+    .option('--val-every <n>', 'updates between validations (also at the end of each stage)', integer(1))
+    .option('--cache <dir>', 'where encoder features are cached (default <out>/cache)')
+    .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer(1))
+    .action(async (cli: TrainCliOptions) => {
+      const o = await withStoredSettings(cli, (key) => command.getOptionValueSource(key) === 'cli');
+      if (!o.data?.length) throw new Error('--data is required (the JSONL to train on)');
+      const config = o.config ? (JSON.parse(await readFile(o.config, 'utf8')) as TrainOptions['config']) : (o.storedConfig as TrainOptions['config']);
+      const progress = new Progress(process.stderr);
+      const abort = new AbortController();
+      const stop = () => {
+        if (abort.signal.aborted) process.exit(130); // a second Ctrl-C does not wait for the update
+        progress.onEvent({ type: 'info', message: 'stopping after this update (Ctrl-C again to quit at once)' });
+        abort.abort();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      try {
+        const result = await train({
+          data: o.data,
+          out: o.out,
+          stages: parseStages(o.stage),
+          init: o.init,
+          config,
+          epochs: o.epochs,
+          batch: o.batch,
+          accum: o.accum,
+          lr: o.lr,
+          maxSteps: o.maxSteps,
+          checkpointEvery: o.checkpointEvery,
+          resume: o.resume,
+          seed: o.seed,
+          val: o.val,
+          valEvery: o.valEvery,
+          cache: o.cache,
+          threads: o.threads,
+          signal: abort.signal,
+          onEvent: progress.onEvent,
+        });
+        progress.done();
+        if (result.interrupted) {
+          process.stderr.write(`stopped; \`face-llava train --out ${o.out} --resume\` continues\n`);
+          process.exitCode = 130;
+        } else process.stdout.write(`${result.model}\n`);
+      } finally {
+        progress.done();
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    });
+}

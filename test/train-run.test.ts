@@ -1,0 +1,242 @@
+// Real training runs on a tiny Face-LLaVA: FaceInstruct-style JSONL over synthetic face crops, a frozen encoder,
+// the stages of the recipe. The loss falls; a run killed part-way and resumed ends with the same weights and the
+// same log as a run that was never interrupted.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildProgram } from '../src/cli/main.js';
+import { f32 } from '../src/graph/host.js';
+import * as ops from '../src/graph/ops.js';
+import { openCheckpoint } from '../src/graph/safetensors.js';
+import { parseFaceLlavaConfig } from '../src/model/config.js';
+import { loadPretrained, modelParams, savePretrained, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
+import { initialWeight } from '../src/train/init.js';
+import { moduleOf } from '../src/train/stages.js';
+import type { LogEntry } from '../src/train/log.js';
+import { train, type TrainEvent, type TrainOptions } from '../src/train/trainer.js';
+
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'face-llava-run-'));
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A frozen "encoder": 8×8 average pooling of a 16×16 input to a 2×2 grid, mixed to 4 channels. */
+const MIX = f32([4, 3, 1, 1], [0.9, -0.4, 0.3, 0.2, 0.8, -0.5, -0.6, 0.1, 0.7, 0.5, 0.5, 0.5]);
+const resolveEncoder = (): ResolvedEncoder => ({
+  network: { inputShape: [3, 16, 16], build: (x) => ops.conv(ops.avgPool(x, { kernel: [8, 8] }), x.graph.constant(MIX, 'mix'), null) },
+});
+
+const CONFIG: Omit<ModelDirConfigInput, 'tasks'> = {
+  face_llava: {
+    vision: { type: 'feature_map', channels: 4, grid: 2 },
+    cross_attn: { cross_attn_type: 'frgca', num_heads: 2 },
+    llm: { vocab_size: 32000, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, tie_word_embeddings: true, max_position_embeddings: 128 },
+  },
+  preprocess: { image_size: 16, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], crop: 'none' },
+  encoder: { kind: 'npm', package: 'test', model: 'pool', layer: 'pool', input_size: 16 },
+};
+
+/** 68 points of a face-like layout, moved a little per sample. */
+function landmarks(k: number): number[][] {
+  return Array.from({ length: 68 }, (_, i) => {
+    const angle = (2 * Math.PI * i) / 68;
+    return [0.5 + 0.3 * Math.cos(angle) + 0.01 * Math.sin(k + i), 0.5 + 0.35 * Math.sin(angle) + 0.01 * Math.cos(k * i)];
+  });
+}
+
+/** A folder of FaceInstruct records: warm crops are `happy`, cool ones `sad`; every fifth record is `val`. */
+async function faceInstruct(n: number): Promise<string> {
+  const dir = tmp();
+  mkdirSync(path.join(dir, 'media'));
+  const lines: string[] = [];
+  for (let k = 0; k < n; k++) {
+    const happy = k % 2 === 0;
+    const tone = 20 + 10 * (k % 7);
+    const background = happy ? { r: 200 + tone, g: 150 + tone, b: 40 } : { r: 40, g: 60 + tone, b: 150 + tone };
+    const image = `media/${k}.jpg`;
+    await sharp({ create: { width: 256, height: 256, channels: 3, background } }).jpeg().toFile(path.join(dir, image));
+    const answer = happy ? 'The person looks happy: the lip corners are raised.' : 'The person looks sad: the lip corners are lowered.';
+    lines.push(
+      JSON.stringify({
+        id: `s${k}`,
+        image,
+        conversations: [
+          { from: 'human', value: '<image>\nWhat emotion does this face show?' },
+          { from: 'gpt', value: answer },
+        ],
+        landmarks_2d: landmarks(k),
+        task: 'expression',
+        label: happy ? 'happy' : 'sad',
+        source: 'synthetic',
+        split: k % 5 === 4 ? 'val' : 'train',
+        subject: null,
+      }),
+    );
+  }
+  writeFileSync(path.join(dir, 'shard-00000.jsonl'), lines.join('\n') + '\n');
+  return dir;
+}
+
+let data: string;
+beforeAll(async () => {
+  data = await faceInstruct(20);
+});
+
+const steps = (log: readonly LogEntry[]) => log.filter((e) => e.type === 'step');
+const readLog = (run: string): LogEntry[] =>
+  readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LogEntry);
+/** The log without its timings, which differ from run to run. */
+const losses = (log: readonly LogEntry[]) => log.map((e) => (e.type === 'step' ? { ...e, tokens_per_s: 0, elapsed_s: 0 } : e));
+
+describe('a training run', () => {
+  it('lowers the loss, and ends with a model directory that loads', async () => {
+    const out = path.join(tmp(), 'run');
+    const events: TrainEvent[] = [];
+    const result = await train({ data: [data], val: [data], out, stages: ['pretrain'], config: CONFIG, resolveEncoder, epochs: 8, batch: 4, lr: 1e-2, threads: 2, onEvent: (e) => events.push(e) });
+    expect(result).toEqual({ model: path.join(out, 'model'), interrupted: false });
+    const log = readLog(out);
+    const curve = steps(log).map((e) => (e.type === 'step' ? e.loss : NaN));
+    expect(curve).toHaveLength(32); // 16 training records, 4 per update, 8 epochs
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(curve.slice(-4))).toBeLessThan(mean(curve.slice(0, 4)) - 2);
+    const val = log.filter((e) => e.type === 'val');
+    expect(val).toHaveLength(1);
+    expect(readFileSync(path.join(out, 'loss.svg'), 'utf8')).toContain('<polyline');
+    // The encoder ran once per distinct crop, before the first update.
+    expect(events.filter((e) => e.type === 'encode').at(-1)).toEqual({ type: 'encode', done: 20, total: 20 });
+
+    const model = await loadPretrained(result.model!, { resolveEncoder });
+    try {
+      expect(model.config.tasks).toEqual(['expression']);
+      expect(model.config.face_llava.llm.hidden_size).toBe(16);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('killed at any point and resumed, ends as the uninterrupted run does', async () => {
+    const root = tmp();
+    const cache = path.join(root, 'cache');
+    const options = (out: string, onEvent?: (e: TrainEvent) => void): TrainOptions => ({
+      data: [data],
+      val: [data],
+      valEvery: 2,
+      out,
+      cache,
+      stages: ['pretrain', '1'],
+      config: CONFIG,
+      resolveEncoder,
+      epochs: 3,
+      maxSteps: 5,
+      batch: 3,
+      accum: 2,
+      lr: 5e-3,
+      checkpointEvery: 2,
+      threads: 2,
+      onEvent,
+    });
+    const whole = path.join(root, 'whole');
+    await train(options(whole));
+
+    // A child process training the same run is killed (SIGKILL) as soon as its first checkpoint exists — wherever
+    // it then is — and the run is resumed here; killed again after update 5 of stage 1 (between its last update
+    // and the end of the stage), and resumed to the end.
+    const killed = path.join(root, 'killed');
+    await killWhenCheckpointed(killed, options(killed));
+    expect(existsSync(path.join(killed, 'model'))).toBe(false);
+    const killAt = (stage: string, step: number) => (e: TrainEvent) => {
+      if (e.type === 'step' && e.entry.stage === stage && e.entry.step === step) throw new Error('killed');
+    };
+    const encodes: TrainEvent[] = [];
+    await expect(train({ ...options(killed, killAt('1', 5)), resume: true })).rejects.toThrow('killed');
+    await train({ ...options(killed, (e) => e.type === 'encode' && encodes.push(e)), resume: true });
+    expect(encodes).toEqual([]); // every feature came from the cache
+
+    for (const file of ['model/model.safetensors', 'stage-pretrain/model.safetensors']) {
+      expect(readFileSync(path.join(killed, file)).equals(readFileSync(path.join(whole, file)))).toBe(true);
+    }
+    const log = readLog(killed);
+    expect(steps(log)).toHaveLength(10);
+    expect(losses(log)).toEqual(losses(readLog(whole)));
+
+    // A finished run resumed has nothing left to do; one started again without --resume is refused.
+    expect(await train({ ...options(killed), resume: true })).toEqual({ model: path.join(killed, 'model'), interrupted: false });
+    await expect(train(options(killed))).rejects.toThrow(/already holds a run/);
+    await expect(train({ ...options(killed), seed: 1, resume: true })).rejects.toThrow(/other settings \(seed\)/);
+  });
+});
+
+describe('face-llava train', () => {
+  it('runs the paper\'s two stages on a model directory: stage 1 moves only FRLP and FRGCA', async () => {
+    // A model directory with a (tiny) CLIP vision tower, whose weights the run keeps frozen.
+    const config = {
+      ...CONFIG,
+      face_llava: { ...CONFIG.face_llava, vision: { type: 'clip_vit', image_size: 16, patch_size: 8, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 16 } },
+      preprocess: { image_size: 16 },
+      encoder: { kind: 'clip_vit' },
+      tasks: ['expression'],
+    } as ModelDirConfigInput;
+    const init = path.join(tmp(), 'init');
+    const params = modelParams(parseFaceLlavaConfig(config.face_llava));
+    await savePretrained(init, { config, weights: new Map(params.map((p) => [p.name, initialWeight(p.name, p.shape, 3)])) });
+
+    const out = path.join(tmp(), 'run');
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const args = ['--data', data, '--out', out, '--init', init, '--stage', 'both', '--max-steps', '2', '--batch', '4', '--lr', '1e-2', '--threads', '2'];
+      await buildProgram().parseAsync(['node', 'face-llava', 'train', ...args]);
+      expect(stdout).toHaveBeenLastCalledWith(`${path.join(out, 'model')}\n`);
+      // Resuming a finished run needs only its folder.
+      await buildProgram().parseAsync(['node', 'face-llava', 'train', '--out', out, '--resume']);
+      expect(stdout).toHaveBeenLastCalledWith(`${path.join(out, 'model')}\n`);
+      expect(stderr.mock.calls.map(([text]) => String(text)).join('')).toMatch(/stage 1 \(1\/2\): face-region pre-training: 2 updates over 16 examples/);
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+
+    const [before, afterStage1, after] = [init, path.join(out, 'stage-1'), path.join(out, 'model')].map((dir) => openCheckpoint(dir));
+    const same = (a: typeof before, b: typeof before, name: string) => a.load(name).data.every((v, i) => v === b.load(name).data[i]);
+    for (const { name } of params) {
+      const module = name.startsWith('vision_model.') ? 'encoder' : moduleOf(name);
+      expect([name, same(before, afterStage1, name)]).toEqual([name, module !== 'landmarks']);
+      if (module === 'encoder') expect(same(before, after, name)).toBe(true);
+    }
+    expect(same(before, after, 'model.layers.0.mlp.up_proj.weight')).toBe(false);
+    expect(same(before, after, 'model.mm_projector.0.weight')).toBe(false);
+  });
+});
+
+/**
+ * Starts `options` in a child process and kills it with SIGKILL once its first checkpoint is on disk. The child
+ * builds the test encoder itself (functions do not cross processes).
+ */
+async function killWhenCheckpointed(out: string, options: TrainOptions): Promise<void> {
+  const { resolveEncoder: _, onEvent: __, ...plain } = options;
+  const script = path.join(tmp(), 'child.mts');
+  writeFileSync(
+    script,
+    [
+      `import { f32 } from ${JSON.stringify(path.join(REPO, 'src/graph/host.ts'))};`,
+      `import * as ops from ${JSON.stringify(path.join(REPO, 'src/graph/ops.ts'))};`,
+      `import { train } from ${JSON.stringify(path.join(REPO, 'src/train/trainer.ts'))};`,
+      `const mix = f32(${JSON.stringify(MIX.shape)}, ${JSON.stringify(Array.from(MIX.data))});`,
+      `const network = { inputShape: [3, 16, 16], build: (x) => ops.conv(ops.avgPool(x, { kernel: [8, 8] }), x.graph.constant(mix, 'mix'), null) };`,
+      `await train({ ...${JSON.stringify(plain)}, resolveEncoder: () => ({ network }) });`,
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const checkpoint = path.join(out, 'checkpoint', 'state.json');
+  while (!existsSync(checkpoint)) {
+    if (child.exitCode !== null) throw new Error(`the child exited (${child.exitCode}) before its first checkpoint: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  child.kill('SIGKILL');
+  await exited;
+}

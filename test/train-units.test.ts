@@ -1,0 +1,246 @@
+// The parts of `face-llava train` one by one: the recipe, the data order, FaceInstruct records as examples, the
+// guarded loss, checkpoints that survive a kill at any point, the log, the chart and the progress line.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { f32, type HostTensor, i64 } from '../src/graph/host.js';
+import { createTrainStep } from '../src/graph/trainer-step.js';
+import { parseFaceLlavaConfig } from '../src/model/config.js';
+import { IO, spliceLayout } from '../src/model/face-llava.js';
+import { IGNORE_INDEX, IMAGE_TOKEN_INDEX } from '../src/text/chat.js';
+import { llamaTokenizer } from '../src/text/tokenizer.js';
+import { epochSteps, stepsPerEpoch } from '../src/train/batches.js';
+import { lossChart } from '../src/train/chart.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
+import { loadExamples } from '../src/train/data.js';
+import { ENCODER_TOKENS, buildTrainingGraph } from '../src/train/graph.js';
+import { initialWeight } from '../src/train/init.js';
+import { type LogEntry, TrainLog } from '../src/train/log.js';
+import { duration, Progress } from '../src/train/progress.js';
+import { moduleOf, parseStages } from '../src/train/stages.js';
+
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'face-llava-train-'));
+
+const TINY = parseFaceLlavaConfig({
+  vision: { type: 'feature_map', channels: 4, grid: 2 },
+  cross_attn: { cross_attn_type: 'frgca', num_heads: 2 },
+  llm: { vocab_size: 32000, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, tie_word_embeddings: true, max_position_embeddings: 128 },
+});
+
+describe('the recipe', () => {
+  it('names the stages, and `both` is stage 1 then stage 2', () => {
+    expect(parseStages('both')).toEqual(['1', '2']);
+    expect(parseStages('pretrain,1,2')).toEqual(['pretrain', '1', '2']);
+    expect(() => parseStages('3')).toThrow(/unknown stage/);
+  });
+
+  it('sorts weights into the modules the stages train', () => {
+    expect(moduleOf('model.landmarks_projector.region_layers.face.weight')).toBe('landmarks');
+    expect(moduleOf('model.global_landmarks_projector.bias')).toBe('landmarks');
+    expect(moduleOf('model.landmarks_cross_attn.q_proj.weight')).toBe('landmarks');
+    expect(moduleOf('model.mm_projector.0.weight')).toBe('projector');
+    expect(moduleOf('model.layers.0.mlp.up_proj.weight')).toBe('decoder');
+    expect(moduleOf('lm_head.weight')).toBe('decoder');
+  });
+
+  it('initializes from scratch as LLaMA and nn.Linear do, FRGCA starting as the identity', () => {
+    const embed = initialWeight('model.embed_tokens.weight', [1000, 16], 0).data as Float32Array;
+    const std = Math.sqrt(embed.reduce((s, v) => s + v * v, 0) / embed.length);
+    expect(std).toBeGreaterThan(0.018);
+    expect(std).toBeLessThan(0.022);
+    const frlp = initialWeight('model.landmarks_projector.region_layers.face.weight', [16, 34], 0).data as Float32Array;
+    expect(Math.max(...frlp.map(Math.abs))).toBeLessThanOrEqual(1 / Math.sqrt(34));
+    expect(initialWeight('model.landmarks_cross_attn.out_proj.weight', [16, 16], 0).data.every((v) => v === 0)).toBe(true);
+    expect(Array.from(initialWeight('model.norm.weight', [3], 0).data)).toEqual([1, 1, 1]);
+    expect(Array.from(initialWeight('model.mm_projector.0.bias', [2], 0).data)).toEqual([0, 0]);
+    // The same name and seed give the same values, whatever else is initialized.
+    expect(initialWeight('model.layers.0.mlp.up_proj.weight', [4, 4], 7).data).toEqual(initialWeight('model.layers.0.mlp.up_proj.weight', [4, 4], 7).data);
+  });
+});
+
+describe('the data order', () => {
+  const lengths = Array.from({ length: 53 }, (_, i) => 10 + ((i * 37) % 50));
+  const o = { batch: 4, accum: 3, seed: 5 };
+
+  it('visits every example once per epoch, in steps of `accum` micro-batches of `batch`', () => {
+    const steps = epochSteps(lengths, 0, o);
+    expect(steps).toHaveLength(stepsPerEpoch(lengths.length, o));
+    const seen = steps.flat(2).sort((a, b) => a - b);
+    expect(seen).toEqual([...lengths.keys()]);
+    expect(steps.slice(0, -1).every((s) => s.length === 3)).toBe(true);
+    expect(steps.flat().filter((m) => m.length < 4)).toHaveLength(1);
+  });
+
+  it('is a function of the seed and the epoch', () => {
+    expect(epochSteps(lengths, 1, o)).toEqual(epochSteps(lengths, 1, o));
+    expect(epochSteps(lengths, 1, o)).not.toEqual(epochSteps(lengths, 2, o));
+    expect(epochSteps(lengths, 1, o)).not.toEqual(epochSteps(lengths, 1, { ...o, seed: 6 }));
+  });
+
+  it('groups sequences of similar length, so that little is padding', () => {
+    const padding = (micro: number[][]) => micro.reduce((n, m) => n + m.length * Math.max(...m.map((i) => lengths[i])) - m.reduce((s, i) => s + lengths[i], 0), 0);
+    const bucketed = padding(epochSteps(lengths, 0, { ...o, accum: 1 }).flat());
+    const scrambled = [...lengths.keys()].map((i) => (i * 17) % lengths.length);
+    const random = padding(Array.from({ length: 14 }, (_, k) => scrambled.slice(4 * k, 4 * k + 4)));
+    expect(bucketed).toBeLessThan(random / 3);
+  });
+});
+
+describe('FaceInstruct records as examples', () => {
+  const lm = Array.from({ length: 68 }, (_, i) => [i / 68, 1 - i / 68]);
+  const turns = (question: string, answer: string) => [
+    { from: 'human', value: question },
+    { from: 'gpt', value: answer },
+  ];
+
+  async function load(records: object[], split: 'train' | 'val' = 'train', maxLength?: number) {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'shard-00000.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    return { dir, ...(await loadExamples([path.join(dir, 'shard-00000.jsonl')], { tokenizer: llamaTokenizer(), config: TINY, split, maxLength })) };
+  }
+
+  it('tokenizes the Vicuna conversation with one placeholder per frame and labels on the answer only', async () => {
+    const { dir, examples, tasks } = await load([
+      { id: 'a', image: 'media/a.jpg', conversations: turns('<image>\nWhat is the expression?', 'Happy.'), landmarks_2d: lm, task: 'expression', split: 'train' },
+      { id: 'v', video: 'media/v.mp4', conversations: turns('<video>\nWhat is the expression?', 'Sad.'), landmarks_2d: [lm, lm, lm], task: 'expression', split: 'train' },
+      { id: 'x', image: 'media/x.jpg', conversations: turns('<image>\nHow old?', '30.'), landmarks_2d: lm, task: 'age', split: 'val' },
+    ]);
+    expect(examples.map((e) => e.id)).toEqual(['a', 'v']);
+    expect(tasks).toEqual(['expression']);
+    const [image, video] = examples;
+    expect(image.frames).toEqual([{ file: path.join(dir, 'media/a.jpg') }]);
+    expect(video.frames).toEqual([0, 1, 2].map((index) => ({ clip: path.join(dir, 'media/v.mp4'), index })));
+    expect(Array.from(video.ids).filter((t) => t === IMAGE_TOKEN_INDEX)).toHaveLength(3);
+    expect(video.landmarks).toHaveLength(3 * 68 * 2);
+    expect(image.length).toBe(image.ids.length - 1 + 4);
+    const answer = llamaTokenizer().decode(Array.from(image.labels).filter((l) => l !== IGNORE_INDEX));
+    expect(answer).toBe('Happy.');
+    expect(image.answerTokens).toBe(Array.from(image.labels).filter((l) => l !== IGNORE_INDEX).length);
+  });
+
+  it('cuts sequences to the maximum length and skips those left without an answer', async () => {
+    const long = 'word '.repeat(200);
+    const { examples, skipped } = await load([
+      { image: 'a.jpg', conversations: turns('<image>\nDescribe.', long), landmarks_2d: lm },
+      { image: 'b.jpg', conversations: turns(`<image>\n${long}`, 'Yes.'), landmarks_2d: lm },
+    ], 'train', 100);
+    expect(examples).toHaveLength(1);
+    expect(examples[0].length).toBe(100);
+    expect(skipped).toEqual({ no_answer: 1 });
+  });
+
+  it('names the line of a malformed record', async () => {
+    await expect(load([{ image: 'a.jpg', conversations: turns('<image>\nQ', 'A'), landmarks_2d: lm.slice(1) }])).rejects.toThrow(/shard-00000\.jsonl:1 .*68 landmarks/);
+    await expect(load([{ image: 'a.jpg', conversations: turns('Q', 'A'), landmarks_2d: lm }])).rejects.toThrow(/0 media placeholders for 1 frame/);
+  });
+});
+
+describe('the loss', () => {
+  it('is 0, with zero gradients, for a batch without a single answer token', async () => {
+    const { graph, loss } = buildTrainingGraph(TINY);
+    const layout = spliceLayout([[1, IMAGE_TOKEN_INDEX, 5, 6]], { tokensPerFrame: 4, imageTokenIndex: IMAGE_TOKEN_INDEX }, [[IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]]);
+    const feeds: Record<string, HostTensor> = {
+      [ENCODER_TOKENS]: f32([1, 4, 4], Array.from({ length: 16 }, (_, i) => i / 16)),
+      [IO.landmarks]: f32([1, 68, 2], Array.from({ length: 136 }, (_, i) => (i % 17) / 17)),
+      [IO.textIds]: layout.textIds,
+      [IO.rows]: layout.rows,
+      [IO.attentionMask]: layout.attentionMask,
+      [IO.labels]: layout.labels!,
+    };
+    const step = await createTrainStep(graph, { loss, weights: (name) => initialWeight(name, graph.params.find((p) => p.name === name)!.shape as number[], 0), lr: 1e-2, threads: 1 });
+    const result = await step.step([feeds]);
+    expect(result.loss).toBe(0);
+    expect(result.gradNorm).toBe(0);
+    // With an answer token the same batch has a loss.
+    const labelled = { ...feeds, [IO.labels]: i64([1, 7], [IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, 6]) };
+    expect((await step.step([labelled])).loss).toBeGreaterThan(5);
+    await step.release();
+  });
+});
+
+describe('checkpoints', () => {
+  const state = (v: number) => ({ step: 3, params: { w: f32([2], [v, v]) }, m: { w: f32([2], [0.5, 0.5]) }, v: { w: f32([2], [0.25, 0.25]) } });
+  const position = { stage: 1, stageName: '2', step: 3, epoch: 0, stepInEpoch: 3, seed: 7, logBytes: 42 };
+
+  it('round-trips the weights, the moments and the position', () => {
+    const dir = tmp();
+    expect(loadCheckpoint(dir)).toBeNull();
+    saveCheckpoint(dir, { position, state: state(1) });
+    saveCheckpoint(dir, { position: { ...position, step: 4 }, state: state(2) });
+    const loaded = loadCheckpoint(dir)!;
+    expect(loaded.position).toEqual({ ...position, step: 4 });
+    expect(Array.from(loaded.state.params.w.data)).toEqual([2, 2]);
+    expect(Array.from(loaded.state.v.w.data)).toEqual([0.25, 0.25]);
+  });
+
+  it('survives a kill at any point of writing one', () => {
+    // Killed while writing checkpoint.tmp: the previous checkpoint stands.
+    const a = tmp();
+    saveCheckpoint(a, { position, state: state(1) });
+    mkdirSync(path.join(a, 'checkpoint.tmp'));
+    writeFileSync(path.join(a, 'checkpoint.tmp', 'state.json'), '{"trunc');
+    expect(Array.from(loadCheckpoint(a)!.state.params.w.data)).toEqual([1, 1]);
+    expect(existsSync(path.join(a, 'checkpoint.tmp'))).toBe(false);
+    // Killed between moving the old checkpoint aside and moving the new one in.
+    const b = tmp();
+    saveCheckpoint(b, { position, state: state(1) });
+    renameSync(path.join(b, 'checkpoint'), path.join(b, 'checkpoint.old'));
+    expect(Array.from(loadCheckpoint(b)!.state.params.w.data)).toEqual([1, 1]);
+  });
+
+  it('cuts the log back to the checkpointed length', () => {
+    const dir = tmp();
+    const file = path.join(dir, 'log.jsonl');
+    const entry = (step: number): LogEntry => ({ type: 'val', stage: '1', step, global_step: step, val_loss: 1 / step, answer_tokens: 10 });
+    const log = TrainLog.open(file, 0);
+    log.append(entry(1));
+    const bytes = log.durableLength();
+    log.append(entry(2));
+    log.close();
+    const resumed = TrainLog.open(file, bytes);
+    expect(resumed.entries).toEqual([entry(1)]);
+    resumed.append(entry(3));
+    resumed.close();
+    expect(readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).step)).toEqual([1, 3]);
+  });
+});
+
+describe('what the run shows', () => {
+  it('draws the loss curve with stage boundaries and validation points', () => {
+    const entries: LogEntry[] = [];
+    for (let s = 1; s <= 20; s++) {
+      const stage = s <= 10 ? '1' : '2';
+      entries.push({ type: 'step', stage, step: s, global_step: s, epoch: 0, loss: 10 / s, lr: 1e-4, grad_norm: 1, tokens: 100, answer_tokens: 10, tokens_per_s: 100, elapsed_s: s });
+    }
+    entries.push({ type: 'val', stage: '2', step: 10, global_step: 20, val_loss: 0.7, answer_tokens: 50 });
+    const svg = lossChart(entries, 'a <run>');
+    expect(svg).toMatch(/^<svg[^>]+xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(svg.match(/<polyline/g)).toHaveLength(2);
+    expect(svg).toContain('stage 1');
+    expect(svg).toContain('stage 2');
+    expect(svg.match(/<circle/g)).toHaveLength(1);
+    expect(svg).toContain('a &lt;run&gt;');
+  });
+
+  it('logs a progress line with loss, tokens/s and time left, now and then when not on a terminal', () => {
+    const lines: string[] = [];
+    let now = 0;
+    const progress = new Progress({ write: (t: string) => lines.push(t), isTTY: false }, () => now);
+    const step = (n: number) =>
+      progress.onEvent({
+        type: 'step',
+        steps: 100,
+        secondsLeft: 725,
+        entry: { type: 'step', stage: '1', step: n, global_step: n, epoch: 0, loss: 2.31449, lr: 1e-4, grad_norm: 1, tokens: 10, answer_tokens: 5, tokens_per_s: 1830.4, elapsed_s: 1 },
+      });
+    now = 20_000;
+    step(41);
+    now = 21_000;
+    step(42); // within the interval: not logged
+    step(100); // the last update always is
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^stage 1 {2}━+─+ {2}41\/100 {2}41% {2}loss 2\.314 {2}1,830 tok\/s {2}12m05s left\n$/);
+    expect(duration(3 * 3600 + 240)).toBe('3h04m');
+  });
+});
