@@ -13,12 +13,11 @@ import { writeEvalOutputs } from '../src/eval/report.js';
 import { classificationReport, type ClassificationReport } from '../src/eval/metrics.js';
 import { expertFaceReader, modelAnswerer, runEval, type Answerer, type FaceReader, type PredictionRecord } from '../src/eval/run.js';
 import { readAnswer, scoreTask } from '../src/eval/tasks.js';
-import { f32, numel, type HostTensor } from '../src/graph/host.js';
 import { writeSafetensors } from '../src/graph/safetensors.js';
 import { createFaceExpert } from '../src/face/index.js';
-import { loadPretrained, modelParams, parseModelDirConfig, savePretrained, type ModelDirConfigInput } from '../src/model/pretrained.js';
-import { mulberry32 } from '../src/text/sampling.js';
+import { loadPretrained, savePretrained } from '../src/model/pretrained.js';
 import { startJudgeServer, type JudgeServer } from './fixtures/judge-server.js';
+import { randomWeights, TINY } from './helpers/tiny-model.js';
 
 const DATA = join(import.meta.dirname, '../../shared/data');
 const hasFfmpeg = (() => {
@@ -195,25 +194,6 @@ describe('evaluation with scripted answers', () => {
 });
 
 // ---- the command, end to end: a tiny random model, the face expert, a judge ----
-
-const TINY: ModelDirConfigInput = {
-  face_llava: {
-    vision: { type: 'clip_vit', image_size: 32, patch_size: 16, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 32 },
-    cross_attn: { cross_attn_type: 'frgca', num_heads: 2 },
-    llm: { vocab_size: 32000, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64 },
-  },
-  preprocess: { image_size: 32 },
-  encoder: { kind: 'clip_vit' },
-  generation: { max_new_tokens: 8 },
-  tasks: ['expression'],
-};
-
-function randomWeights(config: ModelDirConfigInput, seed = 1): Map<string, HostTensor> {
-  const random = mulberry32(seed);
-  return new Map(
-    modelParams(parseModelDirConfig(config).face_llava).map((p) => [p.name, f32(p.shape, Array.from({ length: numel(p.shape) }, () => (random() - 0.5) * 0.2))]),
-  );
-}
 
 /** Runs `face-llava eval` in this process; resolves with what it printed, rejects with its error. */
 async function cli(args: string[]): Promise<{ stdout: string; stderr: string }> {

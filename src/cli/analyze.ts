@@ -144,8 +144,8 @@ async function analyzeFiles(files: string[], o: AnalyzeCliOptions, io: CliIo): P
 export function analyzeCommand(io: CliIo = processIo): Command {
   return new Command('analyze')
     .description(
-      'answer a question about the face in each image or video, with the reasoning behind the answer: the\n' +
-        "task's question (expression by default), or your own with --prompt. Exit code 1 if any input failed.",
+      "answer a question about the face in each image or video, with the reasoning behind the answer: the task's " +
+        'question (expression by default), or your own with --prompt. Exit code 1 if any input failed.',
     )
     .argument('<files...>', 'images (JPEG, PNG, WebP, GIF, AVIF, TIFF) or videos (MP4, MOV, WebM, MKV, AVI)')
     .addOption(new Option('--task <task>', 'the question asked and the label read; all: the five tasks at once').choices(ANALYSIS_TASKS))

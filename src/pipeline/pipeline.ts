@@ -73,6 +73,7 @@ export interface Answer<T extends Task | null = Task | null> {
 export interface Timings extends ModelTimings {
   /** The face expert: decoding the media, detecting faces, locating landmarks. */
   faceMs: number;
+  /** From the call to the result, any wait for the model behind other analyses of the same pipeline included. */
   totalMs: number;
 }
 
