@@ -88,7 +88,7 @@ describe('face expert: the 68-point layout', () => {
     });
     expect(FACE_REGIONS.map((r) => [r.start, r.end])).toEqual([
       [0, 17], [17, 22], [22, 27], [27, 31], [31, 36], [36, 42], [42, 48], [48, 60], [60, 68],
-    ]); // prettier-ignore
+    ]);
   });
 });
 

@@ -3,24 +3,33 @@
  * (what the vision encoder consumes) and its 68 iBUG landmarks normalized to the crop (crop pixels / 256); for a
  * video, 8 frames sampled at linspace(0, n−1, 8), frames without a face dropped, more than 30 % of them an error.
  *
- * Models (all shipped inside npm packages, nothing downloaded), run on TF.js's WebAssembly backend:
- * - detection: BlazeFace, MediaPipe's full-range detector (256×256), from @vladmandic/human;
- * - landmarks: MediaPipe FaceMesh (468 points, 192×192) from @vladmandic/human, run on the face crop and reduced
- *   to the iBUG 68 with human's VTX68 vertex map.
+ * Models, all shipped inside npm packages (nothing is downloaded), run on TF.js's WebAssembly backend:
+ * - detection: BlazeFace, MediaPipe's full-range detector (256×256 input), from @vladmandic/human, run twice
+ *   (plain letterbox, and with a border for faces that fill the frame);
+ * - landmarks: MediaPipe FaceMesh (468 points, 192×192 input) from @vladmandic/human, run on the face crop itself
+ *   and reduced to the iBUG 68 with human's VTX68 vertex map.
  *
- * Why these, measured against @vladmandic/face-api's SSD-MobileNet detector and its native 68-point network
- * (`npm run bench:face` prints the figures again; numbers from its first run, 2-core Xeon, wasm, one thread):
- * - detection rate on the validation packs: BlazeFace 1.000 on UTKFace, CelebA and realorfake, where SSD-MobileNet
- *   found 0.46–0.79 of the tightly cropped UTKFace and CelebA faces (0.71–0.99 even with a 30–50 % border added);
- * - speed: BlazeFace ≈ 16 ms and FaceMesh ≈ 5 ms per face, against ≈ 200 ms for SSD-MobileNet and ≈ 6 ms for the
- *   68-point network;
- * - precision: landmarks of a crop and of its mirror image (mirrored back) differ by 1.5–1.9 % of the outer-eye
- *   distance for FaceMesh against 3.2–4.6 % for face-api's network;
- * - agreement of the two 68-point sets on the same faces: 5–6 % of the outer-eye distance on average, most of it on
- *   the jaw contour (8–13 %, where FaceMesh's vertices only approximate iBUG's silhouette points) and the nose
- *   bridge (6–8 %); eyes 3 %, brows and lips 4–5 %.
- * One package's models also means one runtime path: both are TF graph models (graph JSON + weights), which the
- * project's ONNX engine can import by op mapping, where face-api's networks exist only as JavaScript code.
+ * Chosen over @vladmandic/face-api's SSD-MobileNet detector and native 68-point network, on measurements
+ * (2-vCPU Xeon, wasm backend, one thread; `npm run bench:face` repeats all but the SSD figures):
+ * - detection rate, validation splits: BlazeFace 1.000 on UTKFace, CelebA and realorfake (300, 300, 84 images),
+ *   0.963 on FER2013's 48-pixel crops. SSD-MobileNet, in a probe on 80 images per pack, found 0.46 of UTKFace and
+ *   0.79 of CelebA (0.73–0.89 and 0.97–0.99 with a 30–50 % border added) and no unbordered FER2013 face: it
+ *   misses faces that fill the frame, which is what face datasets are made of.
+ * - speed (quiet machine): BlazeFace ≈ 16 ms a pass and FaceMesh ≈ 5 ms a face, against ≈ 200 ms for SSD-MobileNet
+ *   and ≈ 7 ms for face-api's 68-point network.
+ * - precision: the landmarks of a crop and of its mirror image (mirrored back) differ by 2.3 % of the outer-eye
+ *   distance for FaceMesh, 6.3 % for face-api's network: FaceMesh is the steadier of the two.
+ * - agreement of the two 68-point sets on the same 384 faces: 7.1 % of the outer-eye distance on average (5.3–5.9 %
+ *   on UTKFace, CelebA and realorfake, 11 % on FER2013's tiny faces); by region: jaw contour 10.9 % (FaceMesh's
+ *   vertices only approximate iBUG's silhouette points), nose bridge 7.2 %, brows 6.5–7.1 %, lips 5.5–6.0 %,
+ *   nostrils 5.1 %, eyes 4.8–5.1 %.
+ * One package's models also mean one runtime path: both are TF graph models (graph JSON + weights) that a graph
+ * importer converts op by op to the project's ONNX engine, where face-api ships weights only and its architecture
+ * lives in its JavaScript code. Model execution is confined to FaceDetector.run and LandmarkModel.locate, the two
+ * places to switch when the ONNX engine runs these graphs.
+ *
+ * Limits: faces narrower than about 2 % of the picture's longer side are missed (no tiling of large photos); crops
+ * are axis-aligned (no roll correction); the primary face of a video is chosen frame by frame (no tracking).
  */
 export { CROP_SCALE, CROP_SIZE } from './crop.js';
 export type { Box } from './detector.js';

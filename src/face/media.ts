@@ -20,8 +20,8 @@ export type OpenedMedia = MediaKind & { source: string | Buffer };
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
 /**
- * Images are worked on at most this many pixels along their longer side: a face wide enough to fill a 256-pixel
- * crop survives the downscale in any photo up to 16 times that size, and memory stays bounded (48 MB of RGB).
+ * Images are worked on at most this many pixels along their longer side: a face a sixteenth of the picture wide
+ * still fills its 256-pixel crop at full resolution, and memory stays bounded (48 MB of RGB).
  */
 export const WORKING_MAX_SIDE = 4096;
 
