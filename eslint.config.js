@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '**/*.d.ts', 'runs/', 'tmp/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '**/*.d.ts', 'runs/', 'tmp/', '**/*.tmp.ts', 'tmp-*'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
