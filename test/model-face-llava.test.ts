@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Graph } from '../src/graph/graph.js';
 import { f32, type HostTensor, maxAbsDiff } from '../src/graph/host.js';
 import { compile } from '../src/graph/session.js';
@@ -108,6 +108,28 @@ describe('answering', () => {
     expect(batch.map((g) => g.ids)).toEqual(alone.map((g) => g.ids));
     expect(batch.every((g) => g.ids.length === 4)).toBe(true);
     expect(() => model.promptEmbeddings(video.ids, random([1, 16, 64], 6))).toThrow(/2 placeholders, so it needs visual tokens \[2, 16, 64\], got \[1, 16, 64\]/);
+    await model.release();
+  });
+
+  it('answers questions about media encoded once as it answers them about the frames', async () => {
+    const { model } = await FaceLlava.fromCheckpoint(GOLDEN_PIPELINE_CONFIG, tensorSource(weights), { maxNewTokens: 4 });
+    const frames = random([2, 3, 32, 32], 7);
+    const landmarks = random([2, 68, 2], 8);
+    const questions = [
+      [1, 5, I, I, 44, 12],
+      [1, I, I, 9],
+      [1, 17, 23, I, I],
+    ];
+    const options = { tokenizer: llamaTokenizer(), maxNewTokens: 4, stopIds: [], sampling: { temperature: 1, topK: 5, seed: 3 } };
+    const fromFrames = await model.generate(questions.map((ids) => ({ ids, frames, landmarks })), options);
+    const visual = await model.encodeMedia(frames, landmarks);
+    const encode = vi.spyOn(model, 'encodeMedia');
+    const fromVisual = await model.generate(questions.map((ids) => ({ ids, visual })), options);
+    expect(encode).not.toHaveBeenCalled();
+    expect(fromVisual).toEqual(fromFrames);
+    // A mix of both in one batch.
+    expect(await model.generate([{ ids: questions[0], visual }, { ids: questions[1], frames, landmarks }], options)).toEqual(fromFrames.slice(0, 2));
+    expect(encode).toHaveBeenCalledTimes(1);
     await model.release();
   });
 });

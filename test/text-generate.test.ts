@@ -177,6 +177,26 @@ describe('generate', () => {
     expect(result).toMatchObject({ text: 'Happy.', finishReason: 'stop' });
   });
 
+  it('says when prefill is done: once, after the prompts ran and before the first token is chosen', async () => {
+    const events: string[] = [];
+    const toy = new ToyStepper(scripted({ 1000: 'Happy.', 2000: 'Sad, clearly.' }));
+    const stepper: DecoderStepper = {
+      prefill: async (batch) => (events.push('prefill'), toy.prefill(batch)),
+      step: async (batch) => (events.push('step'), toy.step(batch)),
+    };
+    const results = await generate(stepper, [PROMPT_A, PROMPT_B], {
+      tokenizer,
+      onPrefilled: () => events.push('prefilled'),
+      onText: () => events.push('text'),
+    });
+    expect(results.map((r) => r.text)).toEqual(['Happy.', 'Sad, clearly.']);
+    expect(events.slice(0, 3)).toEqual(['prefill', 'prefilled', 'text']);
+    expect(events.filter((e) => e === 'prefilled')).toHaveLength(1);
+    const none: string[] = [];
+    await generate(stepper, [], { tokenizer, onPrefilled: () => none.push('prefilled') });
+    expect(none).toEqual([]);
+  });
+
   it('validates its options and the engine', async () => {
     const stepper = new ToyStepper(scripted({ 1000: 'x' }));
     await expect(generate(stepper, [PROMPT_A], { tokenizer, maxNewTokens: 0 })).rejects.toThrow();

@@ -2,7 +2,6 @@
 // read from its answers are scored with the paper's metrics. Results (report.md, chart.svg, metrics.json,
 // predictions.jsonl) go into --out; the headline numbers (or, with --json, metrics.json) on stdout; progress on
 // stderr.
-import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { TASKS, type Task } from '../data/build/types.js';
@@ -12,6 +11,7 @@ import { DEFAULT_MODEL_DIR, loadPretrained, PACKAGE_ROOT } from '../model/pretra
 import { ReasoningJudge } from '../eval/judge.js';
 import { writeEvalOutputs, OUTPUT_FILES } from '../eval/report.js';
 import { expertFaceReader, modelAnswerer, runEval } from '../eval/run.js';
+import { resolveModelDir } from '../pipeline/model-dir.js';
 import { headlines } from '../eval/tasks.js';
 
 /** Where pack names (fer2013, ckplus, …) are looked up: the data folder beside the project. */
@@ -63,8 +63,7 @@ function timestamp(date: Date): string {
 
 async function evaluate(o: EvalCliOptions, io: CliIo): Promise<void> {
   const log = (line: string) => io.stderr(`${line}\n`);
-  const modelDir = resolve(o.model ?? DEFAULT_MODEL_DIR);
-  if (o.model === undefined && !existsSync(modelDir)) throw new Error(`no model at ${modelDir} (the default model); pass --model <dir>`);
+  const modelDir = resolveModelDir(o.model);
   const created = new Date();
   const out = resolve(o.out ?? join('runs', `eval-${basename(o.pack).replace(/\.csv$/i, '')}-${o.task}-${timestamp(created)}`));
 

@@ -27,7 +27,24 @@ export function buildProgram(): Command {
   return program;
 }
 
+let quietOnClosedStdout = false;
+
+/**
+ * Ends the process quietly when the reader of stdout goes away (`face-llava data instructions … | head -1`): every
+ * later write would fail with EPIPE, so there is nothing left to do, as for a Unix tool killed by SIGPIPE. The exit
+ * code is 0, or a failure already recorded in process.exitCode. Installed once per process.
+ */
+export function exitQuietlyOnClosedStdout(): void {
+  if (quietOnClosedStdout) return;
+  quietOnClosedStdout = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit();
+    throw err; // as an unhandled 'error' event would have been
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  exitQuietlyOnClosedStdout();
   const program = buildProgram();
   if (argv.length <= 2) {
     program.outputHelp();

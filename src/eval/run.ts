@@ -4,21 +4,15 @@
 // The face expert and the model sit behind two small interfaces, so a run can be driven by any answerer.
 import { openSource } from '../data/build/sources.js';
 import type { Task, TaskLabel } from '../data/build/types.js';
-import type { FaceExpert, Point, RgbImage } from '../face/index.js';
-import { f32, type HostTensor } from '../graph/host.js';
-import { usesLandmarks } from '../model/face-llava.js';
-import { preprocessFrames } from '../model/preprocess.js';
+import type { FaceExpert } from '../face/index.js';
 import type { Pretrained } from '../model/pretrained.js';
-import { encodePrompt, withImages } from '../text/chat.js';
+import { answerQuestions, type Question } from '../pipeline/generation.js';
+import { faceMedia, type FaceMedia } from '../pipeline/requests.js';
 import { summarizeJudgements, type JudgeOutcome, type JudgeSummary, type ReasoningJudge } from './judge.js';
 import { evalInstruction, readAnswer, scoreTask, type Reading, type TaskScore, type Truth } from './tasks.js';
 
-/** A sample's media as the model takes it: one face crop per frame and its 68 landmarks. */
-export interface FaceMedia {
-  kind: 'image' | 'video';
-  crops: RgbImage[];
-  landmarks: Point[][];
-}
+export type { FaceMedia } from '../pipeline/requests.js';
+export type { Question } from '../pipeline/generation.js';
 
 export interface FaceReader {
   read(bytes: Buffer): Promise<FaceMedia>;
@@ -32,16 +26,9 @@ export interface FaceReader {
 export function expertFaceReader(expert: FaceExpert, options: { detect: boolean; frames: number }): FaceReader {
   return {
     async read(bytes) {
-      const analysis = await expert.analyze(bytes, { skipDetection: !options.detect, frames: options.frames });
-      const faces = analysis.kind === 'image' ? analysis.faces.slice(0, 1) : analysis.frames.map((frame) => frame.faces[0]);
-      return { kind: analysis.kind, crops: faces.map((face) => face.crop), landmarks: faces.map((face) => face.landmarks68) };
+      return faceMedia(await expert.analyze(bytes, { skipDetection: !options.detect, frames: options.frames }));
     },
   };
-}
-
-export interface Question {
-  media: FaceMedia;
-  instruction: string;
 }
 
 /** Answers questions; question i of a call samples with seed + i, so answers do not depend on batching. */
@@ -49,28 +36,11 @@ export interface Answerer {
   answer(questions: readonly Question[], seed: number): Promise<string[]>;
 }
 
-function landmarksTensor(frames: readonly Point[][]): HostTensor {
-  return f32([frames.length, frames[0].length, 2], frames.flat(2));
-}
-
 /** A loaded model directory as an Answerer, generating as its config says (or up to `maxNewTokens`). */
 export function modelAnswerer(pretrained: Pretrained, options: { maxNewTokens?: number } = {}): Answerer {
-  const { model, preprocess, tokenizer, generation } = pretrained;
-  const withLandmarks = usesLandmarks(model.config);
   return {
     async answer(questions, seed) {
-      const requests = await Promise.all(
-        questions.map(async ({ media, instruction }) => ({
-          ids: encodePrompt([{ role: 'user', content: withImages(instruction, media.crops.length) }], tokenizer),
-          frames: await preprocessFrames(media.crops, preprocess),
-          landmarks: withLandmarks ? landmarksTensor(media.landmarks) : undefined,
-        })),
-      );
-      const generations = await model.generate(requests, {
-        tokenizer,
-        maxNewTokens: options.maxNewTokens ?? generation.max_new_tokens,
-        sampling: { temperature: generation.temperature, topK: generation.top_k, seed },
-      });
+      const { generations } = await answerQuestions(pretrained, questions, { maxNewTokens: options.maxNewTokens, sampling: { seed } });
       return generations.map((g) => g.text.trim());
     },
   };

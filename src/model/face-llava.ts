@@ -188,8 +188,14 @@ export function visualTokensPerFrame(cfg: FaceLlavaConfig): number {
 // ---------------------------------------------------------------------------------------------------------
 // inference
 
-/** One question about one piece of media. */
-export interface MediaRequest {
+/**
+ * One question about one piece of media: its frames, encoded for the question, or the visual tokens encodeMedia
+ * made of them, which several questions about the same media can share.
+ */
+export type MediaRequest = FramesRequest | EncodedMediaRequest;
+
+/** A question about frames the model encodes for it. */
+export interface FramesRequest {
   /** Prompt ids with one IMAGE_TOKEN_INDEX placeholder per frame (text/chat.ts builds them). */
   readonly ids: readonly number[];
   /** The frames [F, ...frameShape] (an image is one frame, a video `frames_per_video`). */
@@ -198,14 +204,22 @@ export interface MediaRequest {
   readonly landmarks?: HostTensor;
 }
 
+/** A question about media encoded already. */
+export interface EncodedMediaRequest {
+  /** Prompt ids with one IMAGE_TOKEN_INDEX placeholder per frame (text/chat.ts builds them). */
+  readonly ids: readonly number[];
+  /** The media's visual tokens [F, N, d], as encodeMedia returns them. */
+  readonly visual: HostTensor;
+}
+
 export interface FaceLlavaOptions extends LlamaRunnerOptions {
   /** The frozen network of a `feature_map` vision encoder. */
   readonly network?: FrozenNetwork;
 }
 
 /**
- * Face-LLaVA for answering: encodes each request's media once (visual path), splices the visual tokens into
- * the prompt embeddings, and lets the text side's `generate` drive the KV-cached decoder.
+ * Face-LLaVA for answering: encodes each request's media (visual path) unless it comes encoded, splices the
+ * visual tokens into the prompt embeddings, and lets the text side's `generate` drive the KV-cached decoder.
  */
 export class FaceLlava {
   /** Compiled visual paths, with and without landmarks, built on first use. */
@@ -277,10 +291,17 @@ export class FaceLlava {
     return out;
   }
 
-  /** Answers to a batch of requests, generated as `options` say (sampling, stop strings, streaming). */
+  /**
+   * Answers to a batch of requests, generated as `options` say (sampling, stop strings, streaming). A request
+   * with frames has them encoded; one with `visual` tokens uses those, so questions about the same media share
+   * one encoding.
+   */
   async generate(requests: readonly MediaRequest[], options: GenerateOptions): Promise<Generation[]> {
     const prompts: LlamaPrompt[] = [];
-    for (const r of requests) prompts.push({ ids: r.ids, embeds: this.promptEmbeddings(r.ids, await this.encodeMedia(r.frames, r.landmarks)) });
+    for (const r of requests) {
+      const visual = 'visual' in r ? r.visual : await this.encodeMedia(r.frames, r.landmarks);
+      prompts.push({ ids: r.ids, embeds: this.promptEmbeddings(r.ids, visual) });
+    }
     return generate(this.runner, prompts, options);
   }
 

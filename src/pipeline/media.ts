@@ -1,7 +1,7 @@
 // From the face expert's analysis to what the model sees (one face crop and its landmarks per frame: the primary
 // face of the image, or of each kept video frame) and to what an analysis reports about the media and its faces.
-import type { FaceMedia } from '../eval/run.js';
 import type { Box, Face, ImageAnalysis, VideoAnalysis } from '../face/index.js';
+import { faceMedia, type FaceMedia } from './requests.js';
 
 /** A face the face expert found, in source pixels. */
 export interface DetectedFace {
@@ -35,9 +35,7 @@ const detected = (face: Face, frame?: number): DetectedFace => ({ box: face.box,
 
 export function analyzedMedia(analysis: ImageAnalysis | VideoAnalysis): AnalyzedMedia {
   const { kind, width, height } = analysis;
-  // The face expert orders faces primary first; the model is asked about the primary one.
-  const primary = analysis.kind === 'image' ? [analysis.faces[0]] : analysis.frames.map((f) => f.faces[0]);
-  const model: FaceMedia = { kind, crops: primary.map((f) => f.crop), landmarks: primary.map((f) => f.landmarks68) };
+  const model = faceMedia(analysis);
   if (analysis.kind === 'image') {
     return { model, faces: analysis.faces.map((f) => detected(f)), media: { kind, width, height, frames: 1 } };
   }

@@ -186,15 +186,19 @@ export class FaceLlavaPipeline {
     const { model, faces, media } = analyzedMedia(analysis);
     // A task is null only when a prompt is given.
     const prompts = tasks.map((task) => options.prompt ?? evalInstruction(task!, media.kind));
-    const { generation } = this.pretrained;
     const { onText } = options;
     const { generations, timings } = await this.withModel(() =>
-      answerQuestions(this.pretrained, model, prompts, {
-        maxNewTokens: options.maxNewTokens ?? generation.max_new_tokens,
-        sampling: { temperature: generation.temperature, topK: generation.top_k, ...options.sampling },
-        stopIds: options.ignoreEos ? [] : undefined,
-        onText: onText && ((question, delta) => onText(delta, tasks[question])),
-      }),
+      // One media object for all the questions: it is encoded once.
+      answerQuestions(
+        this.pretrained,
+        prompts.map((instruction) => ({ media: model, instruction })),
+        {
+          maxNewTokens: options.maxNewTokens,
+          sampling: options.sampling,
+          stopIds: options.ignoreEos ? [] : undefined,
+          onText: onText && ((question, delta) => onText(delta, tasks[question])),
+        },
+      ),
     );
     const answers = generations.map((g, i): Answer => {
       const task = tasks[i];

@@ -1,9 +1,26 @@
-// A face's media and a question as the model takes them: encoder pixels, landmarks and prompt ids.
-import type { FaceMedia } from '../eval/run.js';
+// A face's media and a question as the model takes them — the one way from the face expert's analysis to encoder
+// pixels, landmarks and prompt ids, shared by analysis (pipeline.ts) and evaluation (eval/run.ts).
+import type { ImageAnalysis, Point, RgbImage, VideoAnalysis } from '../face/index.js';
 import { f32, type HostTensor } from '../graph/host.js';
 import { preprocessFrames, type Preprocess } from '../model/preprocess.js';
 import { encodePrompt, withImages } from '../text/chat.js';
 import type { Tokenizer } from '../text/tokenizer.js';
+
+/** A face's media as the model takes it: one face crop per frame and its 68 landmarks. */
+export interface FaceMedia {
+  kind: 'image' | 'video';
+  crops: RgbImage[];
+  landmarks: Point[][];
+}
+
+/**
+ * What the model is asked about in an analysis: the primary face (the face expert orders faces primary first) of
+ * the image, or of each kept video frame.
+ */
+export function faceMedia(analysis: ImageAnalysis | VideoAnalysis): FaceMedia {
+  const primary = analysis.kind === 'image' ? [analysis.faces[0]] : analysis.frames.map((f) => f.faces[0]);
+  return { kind: analysis.kind, crops: primary.map((f) => f.crop), landmarks: primary.map((f) => f.landmarks68) };
+}
 
 export interface MediaTensors {
   /** Encoder pixels [F, 3, size, size]. */

@@ -45,6 +45,11 @@ export interface GenerateOptions extends GenerationConfig {
   tokenizer: Tokenizer;
   /** Receives each sequence's text as it becomes final, in pieces whose concatenation is the result's text. */
   onText?: (sequence: number, delta: string) => void;
+  /**
+   * Called once the engine has run the prompts (prefill), before the first tokens are chosen: what comes before
+   * is time to the first token, what comes after one decoder step per further token. Not called for no prompts.
+   */
+  onPrefilled?: () => void;
 }
 
 export type FinishReason = 'stop' | 'length';
@@ -79,6 +84,7 @@ export async function generate<P extends PromptInput>(
   if (sequences.length === 0) return [];
 
   let logits = await stepper.prefill(prompts);
+  options.onPrefilled?.();
   let live = sequences;
   for (;;) {
     if (logits.length !== live.length) throw new Error(`the engine returned ${logits.length} logit rows for ${live.length} sequences`);
