@@ -28,12 +28,14 @@ const resolveEncoder = (): ResolvedEncoder => ({
   network: { inputShape: [3, 16, 16], build: (x) => ops.conv(ops.avgPool(x, { kernel: [8, 8] }), x.graph.constant(MIX, 'mix'), null) },
 });
 
+const FACE_LLAVA = {
+  vision: { type: 'feature_map', channels: 4, grid: 2 },
+  cross_attn: { cross_attn_type: 'frgca', num_heads: 2 },
+  llm: { vocab_size: 32000, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, tie_word_embeddings: true, max_position_embeddings: 128 },
+} as const;
+
 const CONFIG: Omit<ModelDirConfigInput, 'tasks'> = {
-  face_llava: {
-    vision: { type: 'feature_map', channels: 4, grid: 2 },
-    cross_attn: { cross_attn_type: 'frgca', num_heads: 2 },
-    llm: { vocab_size: 32000, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, tie_word_embeddings: true, max_position_embeddings: 128 },
-  },
+  face_llava: FACE_LLAVA,
   preprocess: { image_size: 16, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], crop: 'none' },
   encoder: { kind: 'npm', package: 'test', model: 'pool', layer: 'pool', input_size: 16 },
 };
@@ -173,7 +175,7 @@ describe('face-llava train', () => {
     // A model directory with a (tiny) CLIP vision tower, whose weights the run keeps frozen.
     const config = {
       ...CONFIG,
-      face_llava: { ...CONFIG.face_llava, vision: { type: 'clip_vit', image_size: 16, patch_size: 8, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 16 } },
+      face_llava: { ...FACE_LLAVA, vision: { type: 'clip_vit', image_size: 16, patch_size: 8, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 16 } },
       preprocess: { image_size: 16 },
       encoder: { kind: 'clip_vit' },
       tasks: ['expression'],
@@ -199,7 +201,11 @@ describe('face-llava train', () => {
     }
 
     const [before, afterStage1, after] = [init, path.join(out, 'stage-1'), path.join(out, 'model')].map((dir) => openCheckpoint(dir));
-    const same = (a: typeof before, b: typeof before, name: string) => a.load(name).data.every((v, i) => v === b.load(name).data[i]);
+    const bytes = (dir: typeof before, name: string) => {
+      const { data } = dir.load(name);
+      return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    };
+    const same = (a: typeof before, b: typeof before, name: string) => bytes(a, name).equals(bytes(b, name));
     for (const { name } of params) {
       const module = name.startsWith('vision_model.') ? 'encoder' : moduleOf(name);
       expect([name, same(before, afterStage1, name)]).toEqual([name, module !== 'landmarks']);
@@ -223,7 +229,7 @@ async function killWhenCheckpointed(out: string, options: TrainOptions): Promise
       `import { f32 } from ${JSON.stringify(path.join(REPO, 'src/graph/host.ts'))};`,
       `import * as ops from ${JSON.stringify(path.join(REPO, 'src/graph/ops.ts'))};`,
       `import { train } from ${JSON.stringify(path.join(REPO, 'src/train/trainer.ts'))};`,
-      `const mix = f32(${JSON.stringify(MIX.shape)}, ${JSON.stringify(Array.from(MIX.data))});`,
+      `const mix = f32(${JSON.stringify(MIX.shape)}, ${JSON.stringify(Array.from(MIX.data as Float32Array))});`,
       `const network = { inputShape: [3, 16, 16], build: (x) => ops.conv(ops.avgPool(x, { kernel: [8, 8] }), x.graph.constant(mix, 'mix'), null) };`,
       `await train({ ...${JSON.stringify(plain)}, resolveEncoder: () => ({ network }) });`,
     ].join('\n'),

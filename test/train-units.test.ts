@@ -4,22 +4,27 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFile
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { f32, type HostTensor, i64 } from '../src/graph/host.js';
+import { Graph } from '../src/graph/graph.js';
+import { f32, type HostTensor } from '../src/graph/host.js';
+import { compile } from '../src/graph/session.js';
 import { createTrainStep } from '../src/graph/trainer-step.js';
 import { parseFaceLlavaConfig } from '../src/model/config.js';
-import { IO, spliceLayout } from '../src/model/face-llava.js';
+import { IO, spliceEmbeddings, spliceLayout, visualTokens } from '../src/model/face-llava.js';
+import { causalLmLoss, decoderForward, embedTokens } from '../src/model/llama.js';
 import { IGNORE_INDEX, IMAGE_TOKEN_INDEX } from '../src/text/chat.js';
 import { llamaTokenizer } from '../src/text/tokenizer.js';
 import { epochSteps, stepsPerEpoch } from '../src/train/batches.js';
 import { lossChart } from '../src/train/chart.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
-import { loadExamples } from '../src/train/data.js';
-import { ENCODER_TOKENS, buildTrainingGraph } from '../src/train/graph.js';
+import { listJsonl, loadExamples } from '../src/train/data.js';
+import { ANSWER_LABELS, ANSWER_POSITIONS, answerTargets, ENCODER_TOKENS, buildTrainingGraph } from '../src/train/graph.js';
 import { initialWeight } from '../src/train/init.js';
 import { type LogEntry, TrainLog } from '../src/train/log.js';
 import { duration, Progress } from '../src/train/progress.js';
 import { moduleOf, parseStages } from '../src/train/stages.js';
 
+/** A float tensor's values. */
+const values = (t: HostTensor) => Array.from(t.data as Float32Array);
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'face-llava-train-'));
 
 const TINY = parseFaceLlavaConfig({
@@ -52,8 +57,8 @@ describe('the recipe', () => {
     const frlp = initialWeight('model.landmarks_projector.region_layers.face.weight', [16, 34], 0).data as Float32Array;
     expect(Math.max(...frlp.map(Math.abs))).toBeLessThanOrEqual(1 / Math.sqrt(34));
     expect(initialWeight('model.landmarks_cross_attn.out_proj.weight', [16, 16], 0).data.every((v) => v === 0)).toBe(true);
-    expect(Array.from(initialWeight('model.norm.weight', [3], 0).data)).toEqual([1, 1, 1]);
-    expect(Array.from(initialWeight('model.mm_projector.0.bias', [2], 0).data)).toEqual([0, 0]);
+    expect(values(initialWeight('model.norm.weight', [3], 0))).toEqual([1, 1, 1]);
+    expect(values(initialWeight('model.mm_projector.0.bias', [2], 0))).toEqual([0, 0]);
     // The same name and seed give the same values, whatever else is initialized.
     expect(initialWeight('model.layers.0.mlp.up_proj.weight', [4, 4], 7).data).toEqual(initialWeight('model.layers.0.mlp.up_proj.weight', [4, 4], 7).data);
   });
@@ -97,7 +102,7 @@ describe('FaceInstruct records as examples', () => {
   async function load(records: object[], split: 'train' | 'val' = 'train', maxLength?: number) {
     const dir = tmp();
     writeFileSync(path.join(dir, 'shard-00000.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    return { dir, ...(await loadExamples([path.join(dir, 'shard-00000.jsonl')], { tokenizer: llamaTokenizer(), config: TINY, split, maxLength })) };
+    return { dir, ...(await loadExamples([{ path: path.join(dir, 'shard-00000.jsonl') }], { tokenizer: llamaTokenizer(), config: TINY, split, maxLength })) };
   }
 
   it('tokenizes the Vicuna conversation with one placeholder per frame and labels on the answer only', async () => {
@@ -130,6 +135,18 @@ describe('FaceInstruct records as examples', () => {
     expect(skipped).toEqual({ no_answer: 1 });
   });
 
+  it("reads a FaceInstruct build's shards up to its last checkpoint", async () => {
+    const dir = tmp();
+    const record = JSON.stringify({ image: 'a.jpg', conversations: turns('<image>\nQ', 'A'), landmarks_2d: lm });
+    writeFileSync(path.join(dir, 'shard-00000.jsonl'), `${record}\n${record}\n{"image": "b.j`); // a build still writing
+    writeFileSync(path.join(dir, 'rejected.jsonl'), '');
+    const shards = [{ file: 'shard-00000.jsonl', bytes: record.length + 1, lines: 1 }];
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ format: 'faceinstruct/1', shards }));
+    const files = await listJsonl([dir]);
+    expect(files).toEqual([{ path: path.join(dir, 'shard-00000.jsonl'), bytes: record.length + 1 }]);
+    expect((await loadExamples(files, { tokenizer: llamaTokenizer(), config: TINY, split: 'train' })).examples).toHaveLength(1);
+  });
+
   it('names the line of a malformed record', async () => {
     await expect(load([{ image: 'a.jpg', conversations: turns('<image>\nQ', 'A'), landmarks_2d: lm.slice(1) }])).rejects.toThrow(/shard-00000\.jsonl:1 .*68 landmarks/);
     await expect(load([{ image: 'a.jpg', conversations: turns('Q', 'A'), landmarks_2d: lm }])).rejects.toThrow(/0 media placeholders for 1 frame/);
@@ -137,24 +154,67 @@ describe('FaceInstruct records as examples', () => {
 });
 
 describe('the loss', () => {
-  it('is 0, with zero gradients, for a batch without a single answer token', async () => {
-    const { graph, loss } = buildTrainingGraph(TINY);
-    const layout = spliceLayout([[1, IMAGE_TOKEN_INDEX, 5, 6]], { tokensPerFrame: 4, imageTokenIndex: IMAGE_TOKEN_INDEX }, [[IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]]);
+  const weights = (g: Graph) => (name: string) => initialWeight(name, g.params.find((p) => p.name === name)!.shape as number[], 0);
+  const batch = (labels: number[][]) => {
+    const ids = [
+      [1, IMAGE_TOKEN_INDEX, 5, 6, 7],
+      [1, 8, IMAGE_TOKEN_INDEX, 9],
+    ];
+    const layout = spliceLayout(ids, { tokensPerFrame: 4, imageTokenIndex: IMAGE_TOKEN_INDEX }, labels);
+    const targets = answerTargets(layout.labels!);
     const feeds: Record<string, HostTensor> = {
-      [ENCODER_TOKENS]: f32([1, 4, 4], Array.from({ length: 16 }, (_, i) => i / 16)),
-      [IO.landmarks]: f32([1, 68, 2], Array.from({ length: 136 }, (_, i) => (i % 17) / 17)),
+      [ENCODER_TOKENS]: f32([2, 4, 4], Array.from({ length: 32 }, (_, i) => (i % 9) / 9)),
+      [IO.landmarks]: f32([2, 68, 2], Array.from({ length: 272 }, (_, i) => (i % 17) / 17)),
       [IO.textIds]: layout.textIds,
       [IO.rows]: layout.rows,
       [IO.attentionMask]: layout.attentionMask,
-      [IO.labels]: layout.labels!,
+      [ANSWER_POSITIONS]: targets.positions,
+      [ANSWER_LABELS]: targets.labels,
     };
-    const step = await createTrainStep(graph, { loss, weights: (name) => initialWeight(name, graph.params.find((p) => p.name === name)!.shape as number[], 0), lr: 1e-2, threads: 1 });
-    const result = await step.step([feeds]);
+    return { feeds, layout };
+  };
+  const X = IGNORE_INDEX;
+
+  it("is the causal-LM loss over the answer tokens, with lm_head run on the answers' positions only", async () => {
+    const { feeds, layout } = batch([
+      [X, X, X, 6, 7],
+      [X, X, X, 9],
+    ]);
+    const { graph } = buildTrainingGraph(TINY);
+    const ours = await compile(graph, { params: 'initializers', weights: weights(graph), noCache: true });
+    // The reference: logits at every position, Hugging Face's shifted cross-entropy.
+    const g = new Graph();
+    const n = 4;
+    const visual = visualTokens(TINY, { frameShape: [n, 4], width: 4, grid: { size: 2, cls: false }, unusedParams: [], encode: (t) => t }, g.input(ENCODER_TOKENS, 'float32', ['f', n, 4]), g.input(IO.landmarks, 'float32', ['f', 68, 2]));
+    const embeds = spliceEmbeddings(embedTokens(g, TINY.llm, g.input(IO.textIds, 'int64', ['b', 't'])), visual, g.input(IO.rows, 'int64', ['b', 's']));
+    const logits = decoderForward(g, TINY.llm, embeds, { attentionMask: g.input(IO.attentionMask, 'int64', ['b', 's']) });
+    g.output(IO.loss, causalLmLoss(logits, g.input(IO.labels, 'int64', ['b', 's'])));
+    const reference = await compile(g, { params: 'initializers', weights: weights(g), noCache: true });
+    const { [ANSWER_POSITIONS]: _, [ANSWER_LABELS]: __, ...common } = feeds;
+    const expected = (await reference.run({ ...common, [IO.labels]: layout.labels! }))[IO.loss].data[0] as number;
+    expect((await ours.run(feeds))[IO.loss].data[0]).toBeCloseTo(expected, 5);
+    // Position b·S + t predicts the label at t + 1: "6" and "7" of the first sequence, "9" of the second.
+    const ints = (t: HostTensor) => Array.from(t.data as BigInt64Array, Number);
+    expect(ints(feeds[ANSWER_POSITIONS])).toEqual([5, 6, 8 + 5]);
+    expect(ints(feeds[ANSWER_LABELS])).toEqual([6, 7, 9]);
+  });
+
+  it('is 0, with zero gradients, for a batch without a single answer token', async () => {
+    const { graph, loss } = buildTrainingGraph(TINY);
+    const none = batch([
+      [X, X, X, X, X],
+      [X, X, X, X],
+    ]).feeds;
+    const step = await createTrainStep(graph, { loss, weights: weights(graph), lr: 1e-2, threads: 1 });
+    const result = await step.step([none]);
     expect(result.loss).toBe(0);
     expect(result.gradNorm).toBe(0);
     // With an answer token the same batch has a loss.
-    const labelled = { ...feeds, [IO.labels]: i64([1, 7], [IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, 6]) };
-    expect((await step.step([labelled])).loss).toBeGreaterThan(5);
+    const one = batch([
+      [X, X, X, X, 7],
+      [X, X, X, X],
+    ]).feeds;
+    expect((await step.step([one])).loss).toBeGreaterThan(5);
     await step.release();
   });
 });
@@ -170,8 +230,8 @@ describe('checkpoints', () => {
     saveCheckpoint(dir, { position: { ...position, step: 4 }, state: state(2) });
     const loaded = loadCheckpoint(dir)!;
     expect(loaded.position).toEqual({ ...position, step: 4 });
-    expect(Array.from(loaded.state.params.w.data)).toEqual([2, 2]);
-    expect(Array.from(loaded.state.v.w.data)).toEqual([0.25, 0.25]);
+    expect(values(loaded.state.params.w)).toEqual([2, 2]);
+    expect(values(loaded.state.v.w)).toEqual([0.25, 0.25]);
   });
 
   it('survives a kill at any point of writing one', () => {
@@ -180,13 +240,13 @@ describe('checkpoints', () => {
     saveCheckpoint(a, { position, state: state(1) });
     mkdirSync(path.join(a, 'checkpoint.tmp'));
     writeFileSync(path.join(a, 'checkpoint.tmp', 'state.json'), '{"trunc');
-    expect(Array.from(loadCheckpoint(a)!.state.params.w.data)).toEqual([1, 1]);
+    expect(values(loadCheckpoint(a)!.state.params.w)).toEqual([1, 1]);
     expect(existsSync(path.join(a, 'checkpoint.tmp'))).toBe(false);
     // Killed between moving the old checkpoint aside and moving the new one in.
     const b = tmp();
     saveCheckpoint(b, { position, state: state(1) });
     renameSync(path.join(b, 'checkpoint'), path.join(b, 'checkpoint.old'));
-    expect(Array.from(loadCheckpoint(b)!.state.params.w.data)).toEqual([1, 1]);
+    expect(values(loadCheckpoint(b)!.state.params.w)).toEqual([1, 1]);
   });
 
   it('cuts the log back to the checkpointed length', () => {

@@ -72,11 +72,21 @@ async function withStoredSettings(o: TrainCliOptions, given: (key: keyof TrainCl
 export function trainCommand(): Command {
   const command = new Command('train');
   return command
-    .description(
-      'train Face-LLaVA on FaceInstruct JSONL: stage 1 trains FRLP and FRGCA (lr 1e-4), stage 2 also the projector\n' +
-        'and the decoder (lr 2e-5); AdamW, cosine schedule with 3 % warm-up, loss on the answer tokens only.\n' +
-        '`pretrain` trains projector, decoder and the landmark modules from scratch (a decoder trained here\n' +
-        'has no Vicuna to start from); e.g. --stage pretrain,1,2.',
+    .description("train Face-LLaVA on FaceInstruct JSONL with the paper's recipe, into a run folder ending in a model directory")
+    .addHelpText(
+      'after',
+      `
+Stages (AdamW, cosine schedule with 3 % warm-up, next-token loss on the answer tokens only; the encoder is frozen
+and its features are computed once):
+  1         face-region pre-training: FRLP and FRGCA, lr 1e-4 (projector and decoder frozen)
+  2         fine-tuning: FRLP, FRGCA, projector and decoder, lr 2e-5
+  pretrain  projector, decoder, FRLP and FRGCA from scratch, lr 1e-3: a decoder trained here has no
+            Vicuna to start from (this project's addition to the recipe)
+
+Examples:
+  face-llava train --data faceinstruct/ --init models/base --out runs/ft
+  face-llava train --data faceinstruct/ --config model.json --stage pretrain,1,2 --out runs/scratch
+  face-llava train --out runs/ft --resume`,
     )
     .option('--data <paths...>', 'FaceInstruct JSONL files or folders of shards (records of split train)')
     .requiredOption('--out <dir>', 'the run folder: checkpoint/, log.jsonl, loss.svg, and model/ at the end')

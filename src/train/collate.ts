@@ -1,6 +1,6 @@
 // A micro-batch as the training graph's feeds: the cached encoder tokens and landmarks of its frames (in the
-// order of their placeholders), and the token ids spliced with right padding (labels IGNORE_INDEX on padding,
-// on visual positions and on everything but the answers).
+// order of their placeholders), the token ids spliced with right padding, and the positions whose next token is an
+// answer token with those tokens (everything else — padding, visual positions, prompt — is not a target).
 import { f32 } from '../graph/host.js';
 import type { Batch } from '../graph/trainer-step.js';
 import type { FaceLlavaConfig } from '../model/config.js';
@@ -8,7 +8,7 @@ import { IO, spliceLayout, usesLandmarks, visualTokensPerFrame } from '../model/
 import { NUM_LANDMARKS } from '../model/regions.js';
 import type { Example } from './data.js';
 import type { FeatureStore } from './features.js';
-import { ENCODER_TOKENS } from './graph.js';
+import { ANSWER_LABELS, ANSWER_POSITIONS, answerTargets, ENCODER_TOKENS } from './graph.js';
 
 export interface Collated {
   feeds: Batch;
@@ -25,12 +25,14 @@ export async function collate(examples: readonly Example[], cfg: FaceLlavaConfig
     { tokensPerFrame: visualTokensPerFrame(cfg), imageTokenIndex: cfg.image_token_index },
     examples.map((e) => Array.from(e.labels)),
   );
+  const targets = answerTargets(layout.labels!);
   const feeds: Batch = {
     [ENCODER_TOKENS]: await store.read(frames),
     [IO.textIds]: layout.textIds,
     [IO.rows]: layout.rows,
     [IO.attentionMask]: layout.attentionMask,
-    [IO.labels]: layout.labels!,
+    [ANSWER_POSITIONS]: targets.positions,
+    [ANSWER_LABELS]: targets.labels,
   };
   if (usesLandmarks(cfg)) {
     const landmarks = f32([frames.length, NUM_LANDMARKS, 2]);

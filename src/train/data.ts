@@ -7,6 +7,7 @@
 // are relative to the JSONL file's folder.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { readManifest, REJECTED } from '../data/build/output.js';
 import { isTask, type Task } from '../data/build/types.js';
 import type { FaceLlavaConfig } from '../model/config.js';
 import { visualTokensPerFrame } from '../model/face-llava.js';
@@ -50,39 +51,59 @@ export interface LoadedData {
   tasks: Task[];
 }
 
-/** The JSONL files named by `specs`: files as given, folders as their `*.jsonl` shards (not rejected.jsonl), sorted. */
-export async function listJsonl(specs: readonly string[]): Promise<string[]> {
-  const files: string[] = [];
+/** A JSONL file, or its first `bytes` bytes: a FaceInstruct build in progress has complete records only that far. */
+export interface JsonlFile {
+  readonly path: string;
+  readonly bytes?: number;
+}
+
+/**
+ * The JSONL files named by `specs`: files as given; a FaceInstruct build's folder as the shards its manifest lists,
+ * up to its last checkpoint; any other folder as its `*.jsonl` files (but rejected.jsonl), sorted.
+ */
+export async function listJsonl(specs: readonly string[]): Promise<JsonlFile[]> {
+  const files: JsonlFile[] = [];
   for (const spec of specs) {
     const path = resolve(spec);
     if (!(await stat(path)).isDirectory()) {
-      files.push(path);
+      files.push({ path });
       continue;
     }
-    const shards = (await readdir(path)).filter((f) => f.endsWith('.jsonl') && f !== 'rejected.jsonl').sort();
+    const manifest = await readManifest(path);
+    if (manifest) {
+      files.push(...manifest.shards.map((s) => ({ path: join(path, s.file), bytes: s.bytes })));
+      continue;
+    }
+    const shards = (await readdir(path)).filter((f) => f.endsWith('.jsonl') && f !== REJECTED).sort();
     if (shards.length === 0) throw new Error(`${spec}: no .jsonl files in this folder`);
-    files.push(...shards.map((f) => join(path, f)));
+    files.push(...shards.map((f) => ({ path: join(path, f) })));
   }
   return files;
 }
 
+/** The part of a JSONL file that holds its records. */
+export async function readJsonl(file: JsonlFile): Promise<Buffer> {
+  const bytes = await readFile(file.path);
+  return file.bytes === undefined ? bytes : bytes.subarray(0, file.bytes);
+}
+
 /** Every example of the files, in file and line order. */
-export async function loadExamples(files: readonly string[], o: LoadOptions): Promise<LoadedData> {
+export async function loadExamples(files: readonly JsonlFile[], o: LoadOptions): Promise<LoadedData> {
   const examples: Example[] = [];
   const skipped: Record<string, number> = {};
   const tasks = new Set<Task>();
   for (const file of files) {
-    const lines = (await readFile(file, 'utf8')).split('\n');
+    const lines = (await readJsonl(file)).toString('utf8').split('\n');
     lines.forEach((line, i) => {
       if (line.trim() === '') return;
-      const where = `${basename(file)}:${i + 1}`;
+      const where = `${basename(file.path)}:${i + 1}`;
       let record: unknown;
       try {
         record = JSON.parse(line);
       } catch {
         throw new Error(`${where}: not JSON`);
       }
-      const result = toExample(record, dirname(file), where, o);
+      const result = toExample(record, dirname(file.path), where, o);
       if (typeof result === 'string') skipped[result] = (skipped[result] ?? 0) + 1;
       else if (result) {
         examples.push(result);

@@ -29,5 +29,3 @@ export const FACE_LLAVA_SMALL_CONFIG: FaceLlavaConfig = parseFaceLlavaConfig({
   },
   frames_per_video: 8,
 });
-
-export const TRAIN_PRESETS: Readonly<Record<string, FaceLlavaConfig>> = { small: FACE_LLAVA_SMALL_CONFIG };

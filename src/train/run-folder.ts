@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type JsonlFile, readJsonl } from './data.js';
 
 export const RUN_FORMAT = 'face-llava-run/1';
 
@@ -26,8 +27,9 @@ export const runPaths = (dir: string) => ({
 
 export interface RunSettings {
   format: typeof RUN_FORMAT;
+  /** The data and validation files or folders, as given. */
   data: string[];
-  /** SHA-256 over the data files' bytes, in order. */
+  /** SHA-256 over the data files' records, in order (a build still being written must not have grown since). */
   data_sha256: string;
   val: string[];
   val_sha256: string | null;
@@ -44,9 +46,9 @@ export interface RunSettings {
   val_every: number | null;
 }
 
-export async function filesSha256(files: readonly string[]): Promise<string> {
+export async function filesSha256(files: readonly JsonlFile[]): Promise<string> {
   const hash = createHash('sha256');
-  for (const file of files) hash.update(await readFile(file));
+  for (const file of files) hash.update(await readJsonl(file));
   return hash.digest('hex');
 }
 
