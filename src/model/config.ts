@@ -167,3 +167,35 @@ export const FACE_LLAVA_7B_CONFIG: FaceLlavaConfig = parseFaceLlavaConfig({
   llm: VICUNA_7B_V1_5,
   frames_per_video: 8,
 });
+
+/**
+ * The default model, sized to train and answer on a couple of CPU cores. Encoder: human's `faceres` frozen, its
+ * `conv_pw_13` map as 7×7 = 49 tokens of 1024 channels per frame (the encoder study's pick, docs/encoder-probes.md;
+ * the model directory names it with vision/npm-encoder.ts's FACERES_ENCODER and npmPreprocess(224)). Then the
+ * paper's modules: mlp2x_gelu projector, FRLP, FRGCA with the RPP mask on the 7×7 grid. Decoder: llama2.c's
+ * stories15M shape (width 288, 6 layers of 6 heads of 48, SwiGLU 768, tied embeddings) on the 32000-piece LLaMA
+ * vocabulary — 15.2 M parameters, 9.2 M of them the embedding. Why that size: a training token costs about
+ * 6 × parameters FLOPs, so on 2 shared cores the ~23 M shape (width 384) trains about 1.5× slower for the same data,
+ * and this one decodes at about 160 tokens/s under load; the answers (a label and a few sentences of reasoning)
+ * need fluency, not knowledge. 8 frames per video are 392 visual tokens, well inside 1024 positions.
+ */
+export const DEFAULT_MODEL_CONFIG: FaceLlavaConfig = parseFaceLlavaConfig({
+  vision: { type: 'feature_map', channels: 1024, grid: 7 },
+  mm_projector_type: 'mlp2x_gelu',
+  cross_attn: { cross_attn_type: 'frgca', num_heads: 6, rpp_mask: true },
+  llm: {
+    vocab_size: 32000,
+    hidden_size: 288,
+    num_hidden_layers: 6,
+    num_attention_heads: 6,
+    intermediate_size: 768,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    max_position_embeddings: 1024,
+    tie_word_embeddings: true,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    pad_token_id: 0,
+  },
+  frames_per_video: 8,
+});

