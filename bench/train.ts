@@ -1,13 +1,13 @@
-// Training benchmark (npm run bench:train): key=value lines for the compact model's train step (src/train/presets.ts:
-// 7×7×256 encoder tokens, FRLP + FRGCA, a 6-layer 384-wide LLaMA decoder on the 32000-piece vocabulary), one
-// AdamW update per batch of 8 FaceInstruct-shaped sequences (49 visual tokens spliced into ~150 text tokens), the
+// Training benchmark (npm run bench:train): key=value lines for the default model's train step (DEFAULT_MODEL_CONFIG
+// in src/model/config.ts: faceres 7×7×1024 encoder tokens, FRLP + FRGCA, a 6-layer 288-wide LLaMA decoder on the
+// 32000-piece vocabulary), one AdamW update per batch of 8 FaceInstruct-shaped sequences (49 visual tokens spliced into ~150 text tokens), the
 // encoder's tokens given as cached features, random weights. FACE_LLAVA_BENCH_QUICK=1 shrinks it (a smoke test).
 //
 //   matmul_gflops               fp32 1024³ MatMul through the engine, median of runs interleaved with the steps
 //   train_params                trainable parameters of stage 2 (everything after the frozen encoder)
 //   train_tokens_per_s          stage 2 (and pretrain): positions (padding excluded) trained on per second
 //   train_step_flops_fraction   6 · train_params · train_tokens_per_s ÷ matmul_gflops. 6·N per token counts lm_head
-//                               (12.3 M of the 23.9 M parameters) at every position; the step runs it on the
+//                               (9.2 M of the 16 M parameters) at every position; the step runs it on the
 //                               answer positions only (~40 % of positions here, src/train/graph.ts), so the
 //                               fraction can pass 1 while the matmuls run below the baseline's rate
 //   train_step_executed_flops_fraction  the same with lm_head counted where it runs (answer positions only):
@@ -18,20 +18,19 @@
 // The machine may be shared and its speed drifts: medians over interleaved runs, ratios within one process.
 import { Graph, compile, defaultThreads, f32, type HostTensor, ops } from '../src/graph/index.js';
 import { createTrainStep, type TrainStep } from '../src/graph/trainer-step.js';
-import { parseFaceLlavaConfig, visionWidth } from '../src/model/config.js';
+import { DEFAULT_MODEL_CONFIG, parseFaceLlavaConfig, visionWidth } from '../src/model/config.js';
 import { IO, spliceLayout, visualTokensPerFrame } from '../src/model/face-llava.js';
 import { NUM_LANDMARKS } from '../src/model/regions.js';
 import { IMAGE_TOKEN_INDEX } from '../src/text/chat.js';
 import { ANSWER_LABELS, ANSWER_POSITIONS, ENCODER_TOKENS, answerTargets, buildTrainingGraph } from '../src/train/graph.js';
 import { initialWeight } from '../src/train/init.js';
-import { FACE_LLAVA_SMALL_CONFIG } from '../src/train/presets.js';
 import { moduleOf, OPTIMIZER, STAGES, type StageName } from '../src/train/stages.js';
 
 const quick = process.env.FACE_LLAVA_BENCH_QUICK === '1';
 const threads = defaultThreads();
 const cfg = quick
-  ? parseFaceLlavaConfig({ ...FACE_LLAVA_SMALL_CONFIG, llm: { ...FACE_LLAVA_SMALL_CONFIG.llm, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 2, intermediate_size: 128 }, cross_attn: { cross_attn_type: 'frgca', num_heads: 2 } })
-  : FACE_LLAVA_SMALL_CONFIG;
+  ? parseFaceLlavaConfig({ ...DEFAULT_MODEL_CONFIG, llm: { ...DEFAULT_MODEL_CONFIG.llm, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 2, intermediate_size: 128 }, cross_attn: { cross_attn_type: 'frgca', num_heads: 2 } })
+  : DEFAULT_MODEL_CONFIG;
 const BATCH = 8;
 const STEPS = quick ? 3 : 12;
 const WARMUP = 2;

@@ -19,6 +19,7 @@ import {
   modelParams,
   parseModelDirConfig,
   type ResolvedEncoder,
+  resolveEncoder,
   savePretrained,
 } from '../model/pretrained.js';
 import { llamaTokenizer } from '../text/tokenizer.js';
@@ -168,18 +169,12 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
     return null;
   }
 
-  const encoder = config.encoder.kind === 'npm' ? await resolveNpmEncoder(config, o.resolveEncoder) : undefined;
+  const encoder = config.encoder.kind === 'npm' ? await resolveEncoder(config.encoder, o.resolveEncoder, 'train') : undefined;
   const store = await cacheFeatures([...loaded.examples, ...val.examples], { config, encoder, weights: initSource, cache: o.cache ?? paths.cache, threads: o.threads, emit });
   const log = TrainLog.open(paths.log, checkpoint?.position.logBytes ?? 0);
   const total = Math.min(epochs * stepsPerEpoch(loaded.examples.length, { batch, accum }), o.maxSteps ?? Infinity);
   const run: Run = { o, out, paths, config, encoder, examples: loaded.examples, valExamples: val.examples, store, log, batch, accum, seed, total };
   return { run, checkpoint, initSource };
-}
-
-async function resolveNpmEncoder(config: ModelDirConfig, resolver: EncoderResolver | undefined): Promise<ResolvedEncoder> {
-  if (config.encoder.kind !== 'npm') throw new Error('not an npm encoder');
-  if (!resolver) throw new Error(`the model's encoder is ${config.encoder.package}/${config.encoder.model}, and no resolver for npm encoders was given`);
-  return resolver(config.encoder);
 }
 
 /** Runs the frozen encoder over every crop that has no cached features yet. */
