@@ -47,14 +47,20 @@ function randomTensor(shape: number[], scale = 1): HostTensor {
 const N = 1024;
 const MATMUL_FLOP = 2 * N ** 3;
 
-async function directMatmul(): Promise<ort.InferenceSession> {
+/** The baseline session; `spinning`: onnxruntime's default, intra-op threads spinning after a run (see benchMatmul). */
+async function directMatmul(spinning: boolean): Promise<ort.InferenceSession> {
   const info = (name: string) => ({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: N }, { dimValue: N }] } } } });
   const model = onnx.ModelProto.create({
     irVersion: 10,
     opsetImport: [{ domain: '', version: 21 }],
     graph: { name: 'matmul', node: [{ opType: 'MatMul', input: ['a', 'b'], output: ['c'] }], input: [info('a'), info('b')], output: [info('c')] },
   });
-  return ort.InferenceSession.create(onnx.ModelProto.encode(model).finish(), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  return ort.InferenceSession.create(onnx.ModelProto.encode(model).finish(), {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: spinning ? {} : { session: { intra_op: { allow_spinning: '0' } } },
+  });
 }
 
 async function timeMs(run: () => Promise<unknown>): Promise<number> {
@@ -63,29 +69,35 @@ async function timeMs(run: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
-/** The baseline session as a probe (one run → GFLOPS), and the engine's ratio to it. */
+/**
+ * The engine's ratio to the baseline, and a probe (one baseline run → GFLOPS) to interleave with the train steps.
+ * The probe's session does not spin, like the train step's: onnxruntime's threads spin after a run by default,
+ * and two sessions run alternately then take the cores from each other (measured: half the GFLOPS).
+ */
 async function benchMatmul(): Promise<{ probe: () => Promise<number>; ratio: number }> {
   const a = randomTensor([N, N]);
   const b = randomTensor([N, N]);
-  const direct = await directMatmul();
+  const direct = await directMatmul(true);
   const directFeeds = { a: toOrt(a), b: toOrt(b) };
   const g = new Graph('matmul');
   g.output('c', ops.matmul(g.input('a', 'float32', [N, N]), g.input('b', 'float32', [N, N])));
   const engine = await compile(g, { params: 'inputs', noCache: true });
   const directMs: number[] = [];
   const engineMs: number[] = [];
-  // Interleaved, so that drift in the machine's speed hits both alike; the first rounds warm up.
-  for (let i = 0; i < 25; i++) {
-    const d = await timeMs(() => direct.run(directFeeds));
-    const e = await timeMs(() => engine.run({ a, b }));
-    if (i >= 5) {
-      directMs.push(d);
-      engineMs.push(e);
+  // Blocks of runs, ABAB so that drift in the machine's speed hits both alike; the first runs of a block are
+  // warm-up (and wait out the other session's spinning threads).
+  for (let block = 0; block < 4; block++) {
+    const [run, times] = block % 2 === 0 ? [() => direct.run(directFeeds), directMs] : [() => engine.run({ a, b }), engineMs];
+    for (let i = 0; i < 20; i++) {
+      const ms = await timeMs(run);
+      if (i >= 5) times.push(ms);
     }
   }
   await engine.release();
+  await direct.release();
   baselineGflops.push(...directMs.map((ms) => MATMUL_FLOP / ms / 1e6));
-  return { probe: async () => MATMUL_FLOP / (await timeMs(() => direct.run(directFeeds))) / 1e6, ratio: median(directMs) / median(engineMs) };
+  const quiet = await directMatmul(false);
+  return { probe: async () => MATMUL_FLOP / (await timeMs(() => quiet.run(directFeeds))) / 1e6, ratio: median(directMs) / median(engineMs) };
 }
 
 // ---------------------------------------------------------------- train step: LLaMA-style decoder
@@ -124,7 +136,11 @@ async function timeSteps(matmul: () => Promise<number>): Promise<{ seconds: numb
   const stepMs: number[] = [];
   const hostMs: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
-    for (let k = 0; k < 3; k++) baselineGflops.push(await matmul());
+    // The first MatMuls after a step run cold (their threads asleep, caches holding the step's data): warm-up.
+    for (let k = 0; k < 5; k++) {
+      const gflops = await matmul();
+      if (k >= 2) baselineGflops.push(gflops);
+    }
     const s0 = performance.now();
     const r = await train.step(tokens());
     const wall = performance.now() - s0;

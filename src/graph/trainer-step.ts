@@ -322,6 +322,10 @@ export class TrainStep {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // Each session has its own intra-op threads, which by default spin after a run. With the micro-batch
+      // programs (or the caller's evaluation sessions) alternating on few cores, one session's spinning threads
+      // steal the cores of the next; a lone step measured no slower without spinning.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
       ...this.options.sessionOptions,
     });
     return {
