@@ -13,6 +13,7 @@ import { writeEvalOutputs } from '../src/eval/report.js';
 import { classificationReport, type ClassificationReport } from '../src/eval/metrics.js';
 import { expertFaceReader, modelAnswerer, runEval, type Answerer, type FaceReader, type PredictionRecord } from '../src/eval/run.js';
 import { readAnswer, scoreTask } from '../src/eval/tasks.js';
+import { selectSourceRows } from '../src/data/faceinstruct.js';
 import { writeSafetensors } from '../src/graph/safetensors.js';
 import { createFaceExpert } from '../src/face/index.js';
 import { loadPretrained, savePretrained } from '../src/model/pretrained.js';
@@ -186,6 +187,39 @@ describe('evaluation with scripted answers', () => {
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain(`## Skipped samples\n\n- ${rows[1].file}: no face found in the image`);
   });
 
+  it("splits CK+ (no val rows of its own) by subject exactly as the builder does, and says so", async () => {
+    const answerer: Answerer = { answer: async (questions) => questions.map(() => 'The person looks happy.') };
+    const evaluated = async (split: 'train' | 'val', valFraction?: number) =>
+      runEval({ task: 'expression', pack: 'ckplus', dataRoot: DATA, split, valFraction, batch: 64, faces: blankFaces, answerer });
+    const subjectOf = (file: string) => file.split('_')[0];
+    const val = await evaluated('val');
+    const train = await evaluated('train');
+    // The builder's --split val rows of CK+, one shared assignment.
+    const built: string[] = [];
+    for await (const event of selectSourceRows({ sources: ['ckplus'], task: 'expression', dataRoot: DATA, split: 'val' })) {
+      if ('item' in event) built.push(event.item.file);
+    }
+    expect(val.predictions.map((p) => p.file)).toEqual(built);
+    expect(val.predictions.length + train.predictions.length).toBe(756);
+    const valSubjects = new Set(val.predictions.map((p) => subjectOf(p.file)));
+    expect(valSubjects.size).toBeGreaterThan(0);
+    expect(train.predictions.some((p) => valSubjects.has(subjectOf(p.file)))).toBe(false);
+    expect(val.splitAssignment).toEqual({ by: ['subject'], valFraction: 0.1 });
+    // Another share, another set of subjects (the build's --val-fraction must be given to match it).
+    expect((await evaluated('val', 0.3)).predictions.length).toBeGreaterThan(val.predictions.length);
+
+    const dir = join(root, 'ckplus-val');
+    await writeEvalOutputs(dir, val, info);
+    expect(readMetrics(dir).splitAssignment).toEqual({ by: ['subject'], valFraction: 0.1 });
+    expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain(
+      '- data: ckplus, split val (assigned by subject, as `face-llava data build` assigns it (a fixed hash of each subject sends 10 % of subjects to val), so no subject is in both splits);',
+    );
+    const fer = await runEval({ task: 'expression', pack: 'fer2013', dataRoot: DATA, split: 'val', limit: 2, faces: blankFaces, answerer });
+    expect(fer.splitAssignment).toEqual({ by: ['source'], valFraction: 0.1 });
+    await writeEvalOutputs(join(root, 'fer-val'), fer, info);
+    expect(readFileSync(join(root, 'fer-val', 'report.md'), 'utf8')).toContain("- data: fer2013, split val (the source's own split column);");
+  });
+
   it('refuses a split with no rows and a pack without the task', async () => {
     const base = { dataRoot: DATA, faces: blankFaces, answerer: scripted([]) };
     await expect(runEval({ ...base, task: 'expression', pack: 'fer2013', split: 'test' })).rejects.toThrow(/no samples to evaluate: fer2013 has no readable expression samples in split test/);
@@ -340,5 +374,14 @@ describe('face-llava eval', () => {
     );
     await expect(cli(['--model', model, '--pack', 'fer2013', '--task', 'mood'])).rejects.toThrow(/Allowed choices are expression, au, attributes, age, deepfake/);
     await expect(cli(['--model', model, '--pack', 'fer2013', '--task', 'age', '--limit', '0'])).rejects.toThrow(/expected a whole number ≥ 1/);
+    await expect(cli(['--model', model, '--pack', 'fer2013', '--task', 'age', '--split', 'dev'])).rejects.toThrow(/Allowed choices are train, val, test/);
+  });
+
+  it('says in --help how a split is assigned', async () => {
+    let help = '';
+    const command = evalCommand({ stdout: () => {}, stderr: () => {} }).exitOverride().configureOutput({ writeOut: (t) => void (help += t) });
+    await expect(command.parseAsync(['--help'], { from: 'user' })).rejects.toThrow();
+    expect(help.replace(/\s+/g, ' ')).toMatch(/as `face-llava data build` assigns them .*ckplus, which has no val rows of its own.*hash of each subject/);
+    expect(help).toContain('--val-fraction');
   });
 });

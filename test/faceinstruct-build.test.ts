@@ -10,7 +10,9 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFaceInstruct, countSourceRows, resolveSourceSpecs, type BuildOptions, type FaceInstructRecord } from '../src/data/faceinstruct.js';
+import { buildFaceInstruct, countSourceRows, resolveSourceSpecs, selectSourceRows, type BuildOptions, type FaceInstructRecord } from '../src/data/faceinstruct.js';
+import { dealLimit } from '../src/data/build/select.js';
+import type { SourceItem } from '../src/data/build/sources.js';
 import { OfflineAnnotator } from '../src/data/annotators/offline.js';
 import { LlmAnnotator } from '../src/data/annotators/openai.js';
 import { LlmJudge } from '../src/data/rater/judge.js';
@@ -173,6 +175,9 @@ describe('building over ../shared/data', () => {
     const seen: Rejection[] = [];
     const summary = await buildFaceInstruct(options(join(root, 'user-out'), { sources: [dir], onDrop: (r) => seen.push(r) }));
     expect(summary.dropped.malformed).toBe(4);
+    // Neither --split nor --limit: the settings are those of builds begun before either existed, which still resume.
+    expect((await readManifest(join(root, 'user-out')))!.config).not.toHaveProperty('split');
+    expect((await readManifest(join(root, 'user-out')))!.config).not.toHaveProperty('limit');
     const malformed = (await rejections(join(root, 'user-out'))).filter((r) => r.reason === 'malformed');
     expect(malformed.map((r) => r.detail).join('\n')).toMatch(/confused/);
     expect(malformed.map((r) => r.detail).join('\n')).toMatch(/expected 3 fields/);
@@ -247,6 +252,69 @@ describe('building over ../shared/data', () => {
     const rated = await collectStats(join(root, 'llm'));
     expect(rated.ratings.kept.overall[7]).toBe(6);
     expect(formatStats(rated)).toMatch(/overall\s+1:0 2:0 3:0 4:0 5:0 6:0 7:0 8:6 9:0 10:0 {2}mean 8\.00/);
+  });
+
+  it('limits to a sample spread over the source: the label and split balance of --limit 300', async () => {
+    type Selection = Parameters<typeof selectSourceRows>[0];
+    const items = async (selection: Selection): Promise<SourceItem[]> => {
+      const found: SourceItem[] = [];
+      for await (const event of selectSourceRows({ dataRoot: DATA, ...selection })) if ('item' in event) found.push(event.item);
+      return found;
+    };
+    const shares = (list: readonly SourceItem[], key: (item: SourceItem) => string): Record<string, number> => {
+      const counts: Record<string, number> = {};
+      for (const item of list) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+      return Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, n / list.length]));
+    };
+    const label = (item: SourceItem) => String(item.label.value);
+    const split = (item: SourceItem) => item.split!;
+    // The CLI's default seed. The first 300 rows were all `val` (FER2013) and half `fake` (realorfake: 140 of 300,
+    // every fake row of the pack); a hash sample has the pack's balance up to sampling noise.
+    for (const [pack, task, tolerance] of [['fer2013', 'expression', 0.07], ['realorfake', 'deepfake', 0.04]] as const) {
+      const all = await items({ sources: [pack], task });
+      const sample = await items({ sources: [pack], task, limit: 300 });
+      expect(sample).toHaveLength(300);
+      for (const key of [label, split]) {
+        const [want, got] = [shares(all, key), shares(sample, key)];
+        expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort().filter((k) => k !== 'disgust' || got.disgust)); // 1.4 % of FER2013
+        for (const k of Object.keys(got)) expect(Math.abs(got[k] - want[k]), `${pack} ${k}: ${got[k]} vs ${want[k]}`).toBeLessThan(tolerance);
+      }
+    }
+    // The same rows for every part, and in every build: a larger limit's sample holds a smaller one's.
+    const ids = (list: readonly SourceItem[]) => list.map((item) => item.id);
+    const whole = ids(await items({ sources: ['realorfake'], task: 'deepfake', limit: 300 }));
+    const parts = await Promise.all([0, 1, 2].map(async (index) => ids(await items({ sources: ['realorfake'], task: 'deepfake', limit: 300, part: { index, count: 3 } }))));
+    expect(parts.flat().sort()).toEqual([...whole].sort());
+    for (const part of parts) expect(whole.filter((id) => part.includes(id))).toEqual(part);
+    const larger = new Set(ids(await items({ sources: ['realorfake'], task: 'deepfake', limit: 400 })));
+    expect(whole.filter((id) => !larger.has(id))).toEqual([]);
+    // Several sources share the limit as round-robin reading did: equal shares, a small source's rest to the others.
+    expect(dealLimit([30_705, 756], 48)).toEqual([24, 24]);
+    expect(dealLimit([5, 100, 0, 7], 20)).toEqual([5, 8, 0, 7]);
+    expect(dealLimit([100, 100], 3)).toEqual([2, 1]);
+    // --split: the records' split, the same assignment for rows counted and built.
+    const train = await items({ sources: ['fer2013'], task: 'expression', split: 'train', limit: 300 });
+    expect(train.every((item) => item.split === 'train')).toBe(true);
+    expect(await countSourceRows({ sources: ['fer2013'], task: 'expression', dataRoot: DATA, split: 'val' })).toBe(3291);
+  });
+
+  it('builds one split: CK+ by subject, resumable only with the same split and limit', async () => {
+    const out = join(root, 'ckplus-val');
+    const opts = (extra: Partial<BuildOptions> = {}) => options(out, { split: 'val', limit: 9, seed: 'faceinstruct', ...extra });
+    const summary = await buildFaceInstruct(opts());
+    expect(summary.consumed).toBe(9);
+    const recs = await records(out);
+    expect(recs.length).toBeGreaterThan(6);
+    expect(recs.every((r) => r.split === 'val')).toBe(true);
+    // No subject of these is in the train rows.
+    const subjects = new Set(recs.map((r) => r.subject));
+    for await (const event of selectSourceRows({ sources: ['ckplus'], task: 'expression', dataRoot: DATA, split: 'train' })) {
+      if ('item' in event) expect(subjects.has(event.item.subject!)).toBe(false);
+    }
+    expect((await readManifest(out))!.config).toMatchObject({ split: 'val', limit: 9 });
+    expect((await buildFaceInstruct(opts())).processed).toBe(0);
+    await expect(buildFaceInstruct(opts({ split: 'train' }))).rejects.toThrow(/other settings/);
+    await expect(buildFaceInstruct(opts({ limit: 10 }))).rejects.toThrow(/other settings/);
   });
 
   it('leaves a whole source out for zero-shot builds, and counts rows for the progress bar', async () => {

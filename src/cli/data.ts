@@ -10,6 +10,7 @@ import { ChatClient } from '../data/openai-client.js';
 import { instructionPool } from '../data/instructions/index.js';
 import { ProgressBar } from '../data/build/progress.js';
 import { collectStats, formatStats } from '../data/build/stats.js';
+import { DEFAULT_VAL_FRACTION, SPLIT_NAMES, type SplitName } from '../data/build/splits.js';
 
 const positiveInt = (name: string) => (value: string): number => {
   const n = Number(value);
@@ -44,6 +45,7 @@ interface BuildFlags {
   annotator: 'offline' | 'openai';
   judge?: boolean;
   minRating: number;
+  split?: SplitName;
   limit?: number;
   workers: number;
   concurrency?: number;
@@ -76,6 +78,7 @@ async function runBuild(flags: BuildFlags): Promise<void> {
     judge: flags.judge ? new LlmJudge(client(flags.judgeModel ?? flags.openaiModel)) : undefined,
     minRating: flags.minRating,
     seed: flags.seed,
+    split: flags.split,
     limit: flags.limit,
     workers: flags.workers,
     concurrency: flags.concurrency,
@@ -133,11 +136,23 @@ export function registerDataCommands(program: Command): void {
     .addOption(new Option('--annotator <kind>', 'who writes the descriptions').choices(['offline', 'openai']).default('offline'))
     .option('--judge', 'rate every sample with an OpenAI-compatible judge and drop low ratings')
     .option('--min-rating <n>', 'drop samples whose mean judge rating is below this', rating, 6)
-    .option('--limit <n>', 'read at most this many source rows', positiveInt('--limit'))
+    .addOption(
+      new Option(
+        '--split <name>',
+        "only the source rows of this split: the pack's own split column; by subject where the source names subjects " +
+          '(ckplus: --val-fraction of subjects to val, as `face-llava eval --split` assigns them); per file where it has neither',
+      ).choices(SPLIT_NAMES),
+    )
+    .option(
+      '--limit <n>',
+      'a sample of this many source rows (of the split), spread over each source by a seeded hash of the row id, not its ' +
+        'first rows; the same rows whatever --part (the parts of a limited build share its sample)',
+      positiveInt('--limit'),
+    )
     .option('--workers <n>', 'face analysis threads (1: on the main thread)', positiveInt('--workers'), 1)
     .option('--concurrency <n>', 'samples in flight (default: 2 per worker, at least 4)', positiveInt('--concurrency'))
     .option('--seed <text>', 'seed of every random choice', 'faceinstruct')
-    .option('--val-fraction <x>', 'share of subjects (or files) sent to val', fraction, 0.1)
+    .option('--val-fraction <x>', 'share of subjects (or files) sent to val', fraction, DEFAULT_VAL_FRACTION)
     .option('--zero-shot <source...>', 'leave these sources out entirely')
     .option('--part <K/N>', 'build only part K of N (for spreading a build over machines)', part)
     .option('--shard-size <n>', 'samples per shard', positiveInt('--shard-size'), 10_000)

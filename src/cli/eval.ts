@@ -5,11 +5,12 @@
 import { basename, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { TASKS, type Task } from '../data/build/types.js';
+import { DEFAULT_VAL_FRACTION, SPLIT_NAMES, type SplitName } from '../data/build/splits.js';
 import { ChatClient } from '../data/openai-client.js';
 import { createFaceExpert } from '../face/index.js';
 import { DEFAULT_MODEL_DIR, loadPretrained, PACKAGE_ROOT } from '../model/pretrained.js';
 import { ReasoningJudge } from '../eval/judge.js';
-import { writeEvalOutputs, OUTPUT_FILES } from '../eval/report.js';
+import { describeSplit, writeEvalOutputs, OUTPUT_FILES } from '../eval/report.js';
 import { expertFaceReader, modelAnswerer, runEval } from '../eval/run.js';
 import { resolveModelDir } from '../pipeline/model-dir.js';
 import { headlines } from '../eval/tasks.js';
@@ -34,7 +35,8 @@ interface EvalCliOptions {
   model?: string;
   pack: string;
   task: Task;
-  split?: string;
+  split?: SplitName;
+  valFraction: number;
   limit?: number;
   batch: number;
   json?: boolean;
@@ -46,6 +48,12 @@ interface EvalCliOptions {
   detectFaces?: boolean;
   data: string;
   threads?: number;
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a number from 0 to 1');
+  return n;
 }
 
 function integer(min: number): (value: string) => number {
@@ -81,6 +89,7 @@ async function evaluate(o: EvalCliOptions, io: CliIo): Promise<void> {
         pack: o.pack,
         dataRoot: o.data,
         split: o.split,
+        valFraction: o.valFraction,
         limit: o.limit,
         batch: o.batch,
         seed: o.seed,
@@ -91,6 +100,7 @@ async function evaluate(o: EvalCliOptions, io: CliIo): Promise<void> {
           log(`${p.done}${o.limit !== undefined ? `/${o.limit}` : ''} answered, ${p.unreadable} unreadable, ${p.skipped} skipped, ${(p.elapsedMs / 1000 / p.done).toFixed(2)} s per sample`),
         onSkip: (s) => log(`skipped ${s.file}: ${s.reason}`),
       });
+      if (result.split !== null) log(`data: ${result.source}, ${describeSplit(result.split, result.splitAssignment)}`);
       if (judge) log('waiting for the judge');
       const metrics = await writeEvalOutputs(out, result, {
         model: modelDir,
@@ -126,7 +136,16 @@ export function evalCommand(io: CliIo = processIo): Command {
     .requiredOption('--pack <pack>', 'a pack name (fer2013, ckplus, celeba, utkface, realorfake) or a folder of labelled images')
     .addOption(new Option('--task <task>', 'the task to evaluate').choices(TASKS).makeOptionMandatory())
     .option('--model <dir>', `the model directory (default ${DEFAULT_MODEL_DIR})`)
-    .option('--split <name>', 'only the rows of this split (default: all rows)')
+    .addOption(
+      new Option(
+        '--split <name>',
+        'only the rows of this split, as `face-llava data build` assigns them (default: all rows): the pack\'s own split ' +
+          'column, except where a source names subjects (ckplus, which has no val rows of its own): there a fixed hash of ' +
+          'each subject sends --val-fraction of subjects to val, the same subjects the build sends there, so no subject ' +
+          'evaluated was trained on',
+      ).choices(SPLIT_NAMES),
+    )
+    .option('--val-fraction <x>', "the share of subjects (or files, for sources without splits) the split assignment sends to val; the build's --val-fraction", fraction, DEFAULT_VAL_FRACTION)
     .option('--limit <n>', 'at most n samples, the first of the split', integer(1))
     .option('--batch <n>', 'answers generated together', integer(1), 4)
     .option('--out <dir>', 'output folder (default runs/eval-<pack>-<task>-<timestamp>)')

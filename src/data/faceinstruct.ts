@@ -17,8 +17,9 @@ import { localResolver, workerResolver, type FaceResolver } from './build/face-p
 import { createFaceExpert, FACE_EXPERT_ID } from './build/face-expert.js';
 import { OutputWriter, type Outcome, type Rejection } from './build/output.js';
 import { rngFor } from './build/random.js';
+import { eventId, selectRows, type RowSelection } from './build/select.js';
 import { openSource, PACK_TASKS, type Source, type SourceEvent, type SourceItem } from './build/sources.js';
-import { assignSplit, inPart } from './build/splits.js';
+import { assignSplit, DEFAULT_VAL_FRACTION, type SplitName } from './build/splits.js';
 import type { FaceInstructRecord, Ratings, Task } from './build/types.js';
 import { PACK_NAMES } from './packs.js';
 
@@ -39,7 +40,12 @@ export interface BuildOptions {
   minRating?: number;
   /** Seeds every random choice (instructions, wording). Default `faceinstruct`. */
   seed?: string;
-  /** Stop after this many source rows (of this part). */
+  /** Only the source rows of this split, as the records' `split` says (see build/select.ts). */
+  split?: SplitName;
+  /**
+   * A sample of this many source rows (of the split), spread over each source by a seeded hash of the row id, the
+   * same for every part: the parts of a limited build hold the rows of the unsplit one (see build/select.ts).
+   */
   limit?: number;
   /** Face worker threads; 0 or 1 analyses faces on the main thread. */
   workers?: number;
@@ -78,7 +84,7 @@ export interface BuildSummary {
   processed: number;
 }
 
-const DEFAULTS = { dataRoot: '../shared/data', minRating: 6, seed: 'faceinstruct', valFraction: 0.1, shardSize: 10_000 };
+const DEFAULTS = { dataRoot: '../shared/data', minRating: 6, seed: 'faceinstruct', valFraction: DEFAULT_VAL_FRACTION, shardSize: 10_000 };
 const CHECKPOINT_EVERY = 200;
 const CHECKPOINT_MS = 5_000;
 
@@ -88,23 +94,6 @@ export function resolveSourceSpecs(specs: readonly string[], task: Task, zeroSho
   const left = new Set(zeroShot);
   return [...new Set(expanded)].filter((spec) => !left.has(spec) && !left.has(spec.split(/[\\/]/).filter(Boolean).pop() ?? spec));
 }
-
-/** Round-robin over several event streams, so that a limited build samples every source. */
-async function* interleave(sources: readonly Source[]): AsyncGenerator<SourceEvent> {
-  const iterators = sources.map((source) => source.events()[Symbol.asyncIterator]());
-  while (iterators.length > 0) {
-    for (let i = 0; i < iterators.length; ) {
-      const next = await iterators[i].next();
-      if (next.done) iterators.splice(i, 1);
-      else {
-        yield next.value;
-        i++;
-      }
-    }
-  }
-}
-
-const eventId = (event: SourceEvent): string => ('item' in event ? event.item.id : event.issue.id);
 
 /**
  * The results of `fn` over `inputs`, in input order, with at most `window` calls in flight. Pulls no new input once
@@ -203,25 +192,33 @@ async function processEvent(event: SourceEvent, ctx: Context): Promise<Outcome> 
   return { kind: 'record', record: toRecord(item, face, description, ctx, ratings) };
 }
 
+type SelectionOptions = Pick<BuildOptions, 'sources' | 'task' | 'dataRoot' | 'zeroShot' | 'part' | 'split' | 'limit' | 'valFraction' | 'seed'>;
+
+const selection = (options: SelectionOptions): RowSelection => ({
+  split: options.split,
+  valFraction: options.valFraction ?? DEFAULTS.valFraction,
+  limit: options.limit,
+  seed: options.seed ?? DEFAULTS.seed,
+  part: options.part ?? { index: 0, count: 1 },
+});
+
 /**
- * How many source rows a build with these options reads in all (its part, up to its limit), for a progress bar.
- * Reads the label files only, never the images.
+ * The source rows (and malformed rows) a build with these options reads, in its order: its split, its limit's
+ * sample, its part. Reads the label files only, never the images.
  */
-export async function countSourceRows(options: Pick<BuildOptions, 'sources' | 'task' | 'dataRoot' | 'zeroShot' | 'part' | 'limit'>): Promise<number> {
-  const part = options.part ?? { index: 0, count: 1 };
-  const sources: Source[] = [];
-  let count = 0;
+export async function* selectSourceRows(options: SelectionOptions): AsyncGenerator<SourceEvent> {
+  const sources = await openSources(resolveSourceSpecs(options.sources, options.task, options.zeroShot), options.task, options.dataRoot ?? DEFAULTS.dataRoot);
   try {
-    for (const spec of resolveSourceSpecs(options.sources, options.task, options.zeroShot)) {
-      sources.push(await openSource(spec, options.task, options.dataRoot ?? DEFAULTS.dataRoot));
-    }
-    for await (const event of interleave(sources)) {
-      if (!inPart(eventId(event), part.index, part.count)) continue;
-      if (++count === options.limit) break;
-    }
+    yield* (await selectRows(sources, selection(options))).events;
   } finally {
     for (const source of sources) await source.close();
   }
+}
+
+/** How many source rows a build with these options reads in all, for a progress bar. */
+export async function countSourceRows(options: SelectionOptions): Promise<number> {
+  let count = 0;
+  for await (const _ of selectSourceRows(options)) count++;
   return count;
 }
 
@@ -243,10 +240,9 @@ async function openSources(specs: readonly string[], task: Task, dataRoot: strin
 export async function buildFaceInstruct(options: BuildOptions): Promise<BuildSummary> {
   const out = resolve(options.out);
   const cacheDir = resolve(options.cacheDir ?? `${out}/media`);
-  const part = options.part ?? { index: 0, count: 1 };
-  const seed = options.seed ?? DEFAULTS.seed;
+  const rows = selection(options);
+  const { part, seed, valFraction } = rows;
   const minRating = options.minRating ?? DEFAULTS.minRating;
-  const valFraction = options.valFraction ?? DEFAULTS.valFraction;
   const shardSize = options.shardSize ?? DEFAULTS.shardSize;
   const workers = options.workers ?? 1;
   const specs = resolveSourceSpecs(options.sources, options.task, options.zeroShot);
@@ -264,6 +260,9 @@ export async function buildFaceInstruct(options: BuildOptions): Promise<BuildSum
     judge: options.judge ? { name: options.judge.name, minRating } : null,
     valFraction,
     part,
+    // Only when set, so that builds begun without them resume.
+    ...(options.split !== undefined && { split: options.split }),
+    ...(options.limit !== undefined && { limit: options.limit }),
     shardSize,
     faceExpert: FACE_EXPERT_ID,
     media: mediaPath(out, cacheDir),
@@ -279,10 +278,10 @@ export async function buildFaceInstruct(options: BuildOptions): Promise<BuildSum
     const ctx: Context = { task: options.task, out, seed, valFraction, minRating, faces, annotator: options.annotator, judge: options.judge };
 
     const resume = writer.resumePoint;
+    const selected = await selectRows(sources, rows);
     let seen = 0;
     async function* pending(): AsyncGenerator<SourceEvent> {
-      for await (const event of interleave(sources)) {
-        if (!inPart(eventId(event), part.index, part.count)) continue;
+      for await (const event of selected.events) {
         seen++;
         if (seen < resume.consumed) continue;
         if (seen === resume.consumed) {
@@ -291,10 +290,10 @@ export async function buildFaceInstruct(options: BuildOptions): Promise<BuildSum
           }
           continue;
         }
-        if (options.limit !== undefined && seen > options.limit) return;
         yield event;
       }
-      exhausted = true;
+      // A build whose limit left rows out stays partial (`exhausted` false), as when the limit took the first rows.
+      exhausted = !selected.limited;
     }
 
     const stopped = (): boolean => options.signal?.aborted ?? false;

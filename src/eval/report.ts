@@ -9,7 +9,7 @@ import type { GenerationDefaults } from '../model/pretrained.js';
 import { barChart, heatmap, histogram } from './chart.js';
 import { REASONING_CRITERIA, type JudgeSummary } from './judge.js';
 import type { ClassificationReport } from './metrics.js';
-import type { EvalResult } from './run.js';
+import type { EvalResult, SplitAssignment } from './run.js';
 import { headlines, type TaskScore } from './tasks.js';
 
 export const OUTPUT_FILES = { report: 'report.md', chart: 'chart.svg', metrics: 'metrics.json', predictions: 'predictions.jsonl' } as const;
@@ -28,6 +28,8 @@ export interface EvalMetrics {
   task: EvalResult['task'];
   source: string;
   split: string | null;
+  /** How the split was told apart (see EvalResult); null without a split. */
+  splitAssignment: SplitAssignment | null;
   model: string;
   instruction: string;
   created: string;
@@ -51,6 +53,7 @@ export function evalMetrics(result: EvalResult, info: RunInfo): EvalMetrics {
     task: result.task,
     source: result.source,
     split: result.split,
+    splitAssignment: result.splitAssignment,
     model: info.model,
     instruction: result.instruction,
     created: info.created.toISOString(),
@@ -175,6 +178,24 @@ function judgeSection(judge: JudgeSummary, n: number): string {
 
 const SKIPPED_LISTED = 20;
 
+/** The split of a run, and how its rows were told apart, for the report. */
+export function describeSplit(split: string | null, assignment: SplitAssignment | null): string {
+  if (split === null) return 'all rows';
+  if (!assignment) return `split ${split}`;
+  const share = `${+(100 * assignment.valFraction).toFixed(2)} %`;
+  const how = assignment.by.map((basis) => {
+    switch (basis) {
+      case 'source':
+        return "the source's own split column";
+      case 'subject':
+        return `assigned by subject, as \`face-llava data build\` assigns it (a fixed hash of each subject sends ${share} of subjects to val), so no subject is in both splits`;
+      case 'file':
+        return `assigned per file, as \`face-llava data build\` assigns it (a fixed hash of each file sends ${share} of files to val)`;
+    }
+  });
+  return `split ${split} (${how.length > 0 ? how.join('; ') : 'no rows'})`;
+}
+
 export function renderReport(metrics: EvalMetrics, result: EvalResult): string {
   const { generation } = metrics;
   const unreadableCount = result.predictions.filter((p) => p.extracted === null).length;
@@ -182,7 +203,7 @@ export function renderReport(metrics: EvalMetrics, result: EvalResult): string {
     `# Evaluation: ${metrics.task} on ${metrics.source}`,
     '',
     `- model: \`${metrics.model}\``,
-    `- data: ${metrics.source}${metrics.split === null ? ', all rows' : `, split ${metrics.split}`}; ${metrics.n} samples scored, ${metrics.skipped} skipped`,
+    `- data: ${metrics.source}, ${describeSplit(metrics.split, metrics.splitAssignment)}; ${metrics.n} samples scored, ${metrics.skipped} skipped`,
     `- instruction: ${metrics.instruction}`,
     `- generation: temperature ${generation.temperature}, top-k ${generation.top_k}, up to ${generation.max_new_tokens} new tokens, seed ${metrics.seed}`,
     `- date: ${metrics.created}`,

@@ -3,6 +3,7 @@
 // readings are scored with the paper's metrics, and optionally each answer's reasoning is rated by a judge LLM.
 // The face expert and the model sit behind two small interfaces, so a run can be driven by any answerer.
 import { openSource } from '../data/build/sources.js';
+import { assignSplit, DEFAULT_VAL_FRACTION, splitBasis, type SplitBasis, type SplitName } from '../data/build/splits.js';
 import type { Task, TaskLabel } from '../data/build/types.js';
 import type { FaceExpert } from '../face/index.js';
 import type { Pretrained } from '../model/pretrained.js';
@@ -74,8 +75,14 @@ export interface EvalOptions {
   /** A pack name (looked up under `dataRoot`) or a path, as src/data/build/sources.ts `openSource` reads it. */
   pack: string;
   dataRoot: string;
-  /** Only rows of this split (default: every row). */
-  split?: string;
+  /**
+   * Only rows of this split (default: every row), as `face-llava data build` assigns them (src/data/build/splits.ts
+   * `assignSplit`): the source's own split column, but by a hash of the subject where the source names subjects
+   * (CK+, whose column is all `train`), so that no subject evaluated was trained on.
+   */
+  split?: SplitName;
+  /** The val share of subjects (or files) of that assignment; the build's default unless the build set another. */
+  valFraction?: number;
   /** At most this many samples, the first ones of the split. */
   limit?: number;
   /** Questions answered together (default 4). */
@@ -95,12 +102,19 @@ export interface EvalResult {
   /** The source's name (the pack's, or the folder's). */
   source: string;
   split: string | null;
+  /** How the split's rows were told apart (one basis per kind of row met), and the val share; null without a split. */
+  splitAssignment: SplitAssignment | null;
   /** The image form of the instruction (videos are asked the same about "this video"). */
   instruction: string;
   predictions: PredictionRecord[];
   score: TaskScore;
   skipped: SkippedSample[];
   judge?: JudgeSummary;
+}
+
+export interface SplitAssignment {
+  by: SplitBasis[];
+  valFraction: number;
 }
 
 interface Pending {
@@ -147,6 +161,8 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
     options.onProgress?.({ done: predictions.length, unreadable, skipped: skipped.length, elapsedMs: Date.now() - started });
   };
 
+  const valFraction = options.valFraction ?? DEFAULT_VAL_FRACTION;
+  const bases = new Set<SplitBasis>();
   const source = await openSource(options.pack, task, options.dataRoot);
   try {
     let batch: Pending[] = [];
@@ -158,7 +174,10 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
         continue;
       }
       const { item } = event;
-      if (options.split !== undefined && item.split !== options.split) continue;
+      if (options.split !== undefined) {
+        if (assignSplit(item, valFraction) !== options.split) continue;
+        bases.add(splitBasis(item));
+      }
       taken++;
       batch.push({ file: item.file, label: item.label, read: () => item.read() });
       if (batch.length >= batchSize) {
@@ -184,6 +203,7 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
     task,
     source: source.name,
     split: options.split ?? null,
+    splitAssignment: options.split === undefined ? null : { by: [...bases].sort(), valFraction },
     instruction: evalInstruction(task, 'image'),
     predictions,
     score: scoreTask(task, predictions.map((p) => p.truth), predictions.map((p) => p.extracted)),
