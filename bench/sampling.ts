@@ -8,7 +8,8 @@
 //   full_us              temperature 1, the whole vocabulary
 //
 // Logits are drawn N(0, 2²) with a few peaks, so top-p keeps a realistic share of the vocabulary.
-import { FACE_LLAVA_SAMPLING, mulberry32, Sampler, type SamplingOptionsInput } from '../src/text/sampling.js';
+import { FACE_LLAVA_SAMPLING, Sampler, type SamplingOptionsInput } from '../src/text/sampling.js';
+import { mulberry32 } from '../src/util/random.js';
 
 const VOCAB = 32000;
 const ROWS = 16;

@@ -36,6 +36,7 @@ import {
   type TfjsArtifacts,
 } from '../src/graph/tfjs-import.js';
 import { openPack } from '../src/data/packs.js';
+import { mulberry32, shuffleInPlace } from '../src/util/random.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -162,27 +163,6 @@ interface PackSamples {
   multiNames?: string[];
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle<T>(xs: T[], seed: number): T[] {
-  const rand = mulberry32(seed);
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
-
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
@@ -195,8 +175,8 @@ function ckplusIsVal(subject: string): boolean {
 }
 
 function subsample(samples: Sample[], seed: number): Sample[] {
-  const train = shuffle(samples.filter((s) => s.split === 'train'), seed).slice(0, N_TRAIN);
-  const val = shuffle(samples.filter((s) => s.split === 'val'), seed + 1).slice(0, N_VAL);
+  const train = shuffleInPlace(samples.filter((s) => s.split === 'train'), mulberry32(seed)).slice(0, N_TRAIN);
+  const val = shuffleInPlace(samples.filter((s) => s.split === 'val'), mulberry32(seed + 1)).slice(0, N_VAL);
   return [...train, ...val];
 }
 

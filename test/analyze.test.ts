@@ -8,25 +8,16 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TASKS, type Task } from '../src/data/build/types.js';
 import { EXPRESSIONS } from '../src/data/labels/expression.js';
 import { evalInstruction } from '../src/eval/tasks.js';
-import { FaceExpertError, sampleFrameIndices } from '../src/face/index.js';
+import { sampleFrameIndices } from '../src/face/index.js';
 import { FaceLlava } from '../src/model/face-llava.js';
 import { FaceLlavaPipeline, ModelNotFoundError, readLabel } from '../src/pipeline/index.js';
+import { codeOf } from './helpers/face-errors.js';
 import { packAvailable, samplePack } from './helpers/face-packs.js';
 import { saveTinyModel } from './helpers/tiny-model.js';
 
 const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
 const root = mkdtempSync(join(tmpdir(), 'face-llava-analyze-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(FaceExpertError);
-    return (err as FaceExpertError).code;
-  }
-  throw new Error('expected a FaceExpertError');
-}
 
 describe.skipIf(!packAvailable('realorfake'))('FaceLlavaPipeline', () => {
   let fl: FaceLlavaPipeline;

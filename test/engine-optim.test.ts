@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Graph, compile, f32, type HostTensor, ops } from '../src/graph/index.js';
 import { ADAMW_DEFAULTS, type AdamWConfig, adamw, cosineLr } from '../src/graph/optim.js';
 import { createTrainStep } from '../src/graph/trainer-step.js';
+import { mulberry32 } from '../src/util/random.js';
 
 // ---------------------------------------------------------------- reference: torch.optim.AdamW in float64
 
@@ -48,18 +49,6 @@ function referenceAdamW(slots: readonly ReferenceSlot[], c: ReferenceStep): numb
   return norm;
 }
 
-/** A small deterministic generator (mulberry32) for test data. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // ---------------------------------------------------------------- tests
 
 interface Slot {
@@ -94,7 +83,7 @@ async function compareWithReference(config: AdamWConfig, gradAmplitude: number):
   g.output('gradNorm', gradNorm);
   const session = await compile(g, { params: 'inputs', noCache: true });
 
-  const random = seededRandom(7);
+  const random = mulberry32(7);
   const state = slots.map((s) => {
     const n = s.shape.reduce((a, b) => a * b, 1);
     return { p: Float64Array.from({ length: n }, () => random() - 0.5), m: new Float64Array(n), v: new Float64Array(n) };
@@ -164,7 +153,7 @@ function regression() {
   const pred = ops.add(ops.add(ops.matmul(x, w), b), ops.matmul(x, f));
   const r = ops.sub(pred, y);
   const loss = ops.mean(ops.mul(r, r), [0, 1]);
-  const random = seededRandom(11);
+  const random = mulberry32(11);
   const init = { w: f32([3, 2], Array.from({ length: 6 }, () => random() - 0.5)), b: f32([2], [0.1, -0.2]), f: f32([3, 2], [1, 0, 0, 1, 1, 1]) };
   const data = (n: number) => {
     const xs = Array.from({ length: n * 3 }, () => 2 * random() - 1);

@@ -5,18 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Graph, type HostTensor, type Tensor, compile, f32, hostTensor, i64, ops } from '../src/graph/index.js';
 import { cosineLr } from '../src/graph/optim.js';
 import { createTrainStep } from '../src/graph/trainer-step.js';
-
-/** A small deterministic generator (mulberry32). */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../src/util/random.js';
 
 /** Weights: uniform ±1/√fan_in for matrices [in, out], zeros for biases, ones for norm gains. */
 function initWeights(g: Graph, random: () => number): Map<string, HostTensor> {
@@ -73,7 +62,7 @@ function spiralModel() {
 
 describe('training in-process', () => {
   it('fits two interleaved spirals with an MLP', async () => {
-    const random = seededRandom(1);
+    const random = mulberry32(1);
     const { g, loss } = spiralModel();
     const weights = initWeights(g, random);
     const schedule = { peakLr: 0.02, warmupSteps: 20, totalSteps: 400, minLr: 0.002 };
@@ -101,7 +90,7 @@ describe('training in-process', () => {
   });
 
   it('saves and loads its state, then resumes identically', async () => {
-    const random = seededRandom(2);
+    const random = mulberry32(2);
     const data = spirals(50, random);
     const batch = { x: data.x, labels: data.y };
     const build = () => {
@@ -187,7 +176,7 @@ function reversals(batch: number, random: () => number): { ids: HostTensor; labe
 
 describe('a tiny transformer', () => {
   it('learns to reverse a sequence of 5 tokens', async () => {
-    const random = seededRandom(3);
+    const random = mulberry32(3);
     const batch = 64;
     const { g, loss } = transformer(batch);
     const weights = initWeights(g, random);

@@ -7,7 +7,6 @@ import {
   CROP_SIZE,
   createFaceExpert,
   FACE_REGIONS,
-  FaceExpertError,
   LANDMARK_COUNT,
   MESH_TO_IBUG68,
   renderOverlay,
@@ -15,6 +14,7 @@ import {
   type Point,
 } from '../src/face/index.js';
 import { IBUG68_MIRROR } from '../src/face/regions.js';
+import { codeOf } from './helpers/face-errors.js';
 import { packAvailable, samplePack } from './helpers/face-packs.js';
 
 const centre = (points: readonly Point[], start: number, end: number): Point => {
@@ -52,16 +52,6 @@ function expectFaceShape(points: readonly Point[]): void {
   expect(mouth[1]).toBeLessThan(chin[1]);
   expect(points[0][0]).toBeLessThan(eyeR[0]); // the contour starts beside the right eye …
   expect(points[16][0]).toBeGreaterThan(eyeL[0]); // … and ends beside the left one
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(FaceExpertError);
-    return (err as FaceExpertError).code;
-  }
-  throw new Error('expected a FaceExpertError');
 }
 
 const mirror = (rgb: Uint8Array, width: number): Uint8Array => {

@@ -6,22 +6,13 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaceExpertError } from '../src/face/errors.js';
 import { decodeImage, openMedia, sniffMedia, WORKING_MAX_SIDE } from '../src/face/media.js';
+import { codeOf } from './helpers/face-errors.js';
 import { packAvailable, samplePack } from './helpers/face-packs.js';
 
 const ascii = (s: string): number[] => [...s].map((c) => c.charCodeAt(0));
 const head = (...parts: (number[] | string)[]): Uint8Array =>
   Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? ascii(p) : p)).concat(new Array(32).fill(0)));
 const u32 = (n: number): number[] => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(FaceExpertError);
-    return (err as FaceExpertError).code;
-  }
-  throw new Error('expected a FaceExpertError');
-}
 
 // A PNG that declares 30 000 × 30 000 pixels in under 100 bytes: a decompression bomb, as far as its header goes.
 function pngBomb(): Buffer {

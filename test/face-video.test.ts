@@ -7,7 +7,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFaceExpert, FaceExpertError, sampleFrameIndices, type FaceExpert } from '../src/face/index.js';
+import { createFaceExpert, sampleFrameIndices, type FaceExpert } from '../src/face/index.js';
+import { codeOf } from './helpers/face-errors.js';
 import { packAvailable, samplePack } from './helpers/face-packs.js';
 
 const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
@@ -18,16 +19,6 @@ const HEIGHT = 144;
 const FACE = 128;
 const STEP = 4;
 const FRAMES = 24;
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(FaceExpertError);
-    return (err as FaceExpertError).code;
-  }
-  throw new Error('expected a FaceExpertError');
-}
 
 /** Zeroes the data of an AVI's video chunks (`00dc`) from the `from`-th on; returns how many were wiped. */
 function wipeAviFrames(avi: Buffer, from: number): number {

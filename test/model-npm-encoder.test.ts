@@ -21,7 +21,7 @@ import { loadPretrained, modelParams, savePretrained, type ModelDirConfigInput, 
 import { featureMapEncoder } from '../src/model/vision/encoder.js';
 import { FACERES_ENCODER, isRegisteredNpmEncoder, npmPreprocess, resolveNpmEncoder } from '../src/model/vision/npm-encoder.js';
 import { encodePrompt, withImages } from '../src/text/chat.js';
-import { mulberry32 } from '../src/text/sampling.js';
+import { mulberry32 } from '../src/util/random.js';
 import { openSafetensors } from '../src/graph/safetensors.js';
 import { packAvailable, samplePack } from './helpers/face-packs.js';
 

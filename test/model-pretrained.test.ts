@@ -14,31 +14,15 @@ import {
   savePretrained,
   type ModelDirConfigInput,
 } from '../src/model/pretrained.js';
-import { mulberry32 } from '../src/text/sampling.js';
 import { encodePrompt, withImages } from '../src/text/chat.js';
+import { mulberry32 } from '../src/util/random.js';
+import { randomWeights, TINY as TINY_MODEL } from './helpers/tiny-model.js';
 
 const root = mkdtempSync(join(tmpdir(), 'face-llava-pretrained-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const TINY: ModelDirConfigInput = {
-  face_llava: {
-    vision: { type: 'clip_vit', image_size: 32, patch_size: 16, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 32 },
-    cross_attn: { cross_attn_type: 'frgca', num_heads: 2 },
-    llm: { vocab_size: 32000, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64 },
-  },
-  preprocess: { image_size: 32 },
-  encoder: { kind: 'clip_vit' },
-  generation: { max_new_tokens: 6 },
-  tasks: ['expression'],
-  notes: 'kept as written',
-};
-
-/** Small random values for every weight the config declares. */
-function randomWeights(config: ModelDirConfigInput, seed = 1): Map<string, HostTensor> {
-  const random = mulberry32(seed);
-  const cfg = parseModelDirConfig(config).face_llava;
-  return new Map(modelParams(cfg).map((p) => [p.name, f32(p.shape, Array.from({ length: numel(p.shape) }, () => (random() - 0.5) * 0.2))]));
-}
+/** The shared tiny model, generating 6 tokens, with a field of its own that the config must keep. */
+const TINY: ModelDirConfigInput = { ...TINY_MODEL, generation: { max_new_tokens: 6 }, notes: 'kept as written' };
 
 const weights = randomWeights(TINY);
 let counter = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generate, type DecoderStepper, type PromptInput, type StepInput } from '../src/text/generate.js';
-import { mulberry32 } from '../src/text/sampling.js';
+import { mulberry32 } from '../src/util/random.js';
 import { llamaTokenizer } from '../src/text/tokenizer.js';
 
 const tokenizer = llamaTokenizer();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { argmax, FACE_LLAVA_SAMPLING, mulberry32, Sampler, SamplingOptionsSchema, type SamplingOptionsInput } from '../src/text/sampling.js';
+import { argmax, FACE_LLAVA_SAMPLING, Sampler, SamplingOptionsSchema, type SamplingOptionsInput } from '../src/text/sampling.js';
+import { mulberry32 } from '../src/util/random.js';
 
 /** Random logits in [-5, 5) from a fixed seed. */
 function randomLogits(size: number, seed: number): Float32Array {

@@ -2,7 +2,7 @@
 // stdout as it is generated (under a `==> file <==` header when there are several files), or with --json one JSON
 // line per input: the structured analysis, or {file, error: {code, message}}. A bad input is reported on stderr and
 // skipped; the command then fails once every input has been tried.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { TASKS, type Task } from '../data/build/types.js';
 import { DEFAULT_MAX_PIXELS, FaceExpertError } from '../face/index.js';
 import { DEFAULT_MODEL_DIR } from '../model/pretrained.js';
@@ -17,6 +17,7 @@ import {
   type Timings,
 } from '../pipeline/index.js';
 import type { CliIo } from './eval.js';
+import { integer, nonNegative } from './options.js';
 
 const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
@@ -37,20 +38,6 @@ interface AnalyzeCliOptions {
   frames?: number;
   maxPixels: number;
   threads?: number;
-}
-
-function integer(min: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
-    return n;
-  };
-}
-
-function nonNegative(value: string): number {
-  const x = Number(value);
-  if (value.trim() === '' || !(x >= 0) || !Number.isFinite(x)) throw new InvalidArgumentError('expected a number ≥ 0');
-  return x;
 }
 
 const round = (x: number, digits: number): number => Number(x.toFixed(digits));

@@ -2,7 +2,7 @@
 // --json), an overlay PNG with --overlay; a bad input is reported and skipped, and makes the exit code 1.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import {
   CROP_SIZE,
   createFaceExpert,
@@ -14,6 +14,7 @@ import {
   type ImageAnalysis,
   type VideoAnalysis,
 } from '../face/index.js';
+import { positiveInteger } from './options.js';
 
 interface LandmarksOptions {
   json?: boolean;
@@ -23,12 +24,6 @@ interface LandmarksOptions {
   skipDetection?: boolean;
   frames: number;
   maxPixels: number;
-}
-
-function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
 }
 
 const round = (x: number, digits: number): number => Number(x.toFixed(digits));

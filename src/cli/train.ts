@@ -4,11 +4,12 @@
 // `--resume` continues a stopped or killed run to the result it would have had.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { Progress } from '../train/progress.js';
 import { readRunSettings } from '../train/run-folder.js';
 import { parseStages } from '../train/stages.js';
 import { train, type TrainOptions } from '../train/trainer.js';
+import { integer, positive } from './options.js';
 
 interface TrainCliOptions {
   data?: string[];
@@ -28,20 +29,6 @@ interface TrainCliOptions {
   valEvery?: number;
   cache?: string;
   threads?: number;
-}
-
-function integer(min: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
-    return n;
-  };
-}
-
-function positive(value: string): number {
-  const x = Number(value);
-  if (!(x > 0) || !Number.isFinite(x)) throw new InvalidArgumentError('expected a number > 0');
-  return x;
 }
 
 /**

@@ -18,7 +18,7 @@ import { GraphBuildError, formatShape } from './graph.js';
 import { type HostTensor, hostTensor } from './host.js';
 import { emitOnnx, liveSubgraph } from './onnx.js';
 import * as ops from './ops.js';
-import { ADAMW_DEFAULTS, type AdamWConfig, adamw } from './optim.js';
+import { ADAMW_DEFAULTS, type AdamWConfig, type AdamWSlot, adamw } from './optim.js';
 import { type Feed, defaultThreads, toOrt } from './session.js';
 
 export interface ParamGroup {
@@ -69,14 +69,8 @@ export interface TrainState {
   v: Record<string, HostTensor>;
 }
 
-/** A trainable parameter, its graph tensors, and its ping-pong buffers (index = buffer set). */
-interface Trainable {
-  param: Tensor;
-  grad: Tensor;
-  m: Tensor;
-  v: Tensor;
-  lrScale: number;
-  weightDecay: number;
+/** A trainable parameter: its optimizer slot and its ping-pong buffers (index = buffer set). */
+interface Trainable extends AdamWSlot {
   values: Pair<HostTensor>;
   moments1: Pair<HostTensor>;
   moments2: Pair<HostTensor>;

@@ -1,6 +1,7 @@
 // Next-token selection from a row of logits, in Hugging Face's order: repetition penalty, then temperature,
 // top-k and top-p, then a draw from the renormalized distribution with a seeded generator.
 import { z } from 'zod';
+import { mulberry32 } from '../util/random.js';
 
 export const SamplingOptionsSchema = z.object({
   /** 0 selects the argmax (greedy decoding); otherwise logits are divided by it before the softmax. */
@@ -23,18 +24,6 @@ export type SamplingOptionsInput = z.input<typeof SamplingOptionsSchema>;
  * `generate` also brings the default `top_k=50`. With it go `max_new_tokens=1024` and stopping at `</s>`.
  */
 export const FACE_LLAVA_SAMPLING: SamplingOptionsInput = { temperature: 0.1, topK: 50 };
-
-/** mulberry32: a small, fast 32-bit generator; the same seed gives the same numbers on every platform. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Index of the largest value, the first one on ties (as torch.argmax). */
 export function argmax(values: ArrayLike<number>): number {

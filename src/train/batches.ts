@@ -4,6 +4,7 @@
 // Sequences are right-padded to the longest of their micro-batch; to waste little padding, each epoch shuffles the
 // examples, sorts windows of BUCKET_WINDOW micro-batches by length, cuts the windows into micro-batches of similar
 // length, then shuffles the micro-batches (so the long ones are spread over the epoch) and groups them into steps.
+import { seededRandom, shuffleInPlace } from '../util/random.js';
 
 /** One optimizer update: its micro-batches, each a list of example indices. */
 export type Step = number[][];
@@ -22,7 +23,7 @@ const BUCKET_WINDOW = 16;
 /** The steps of one epoch; the last micro-batch and the last step may be short. */
 export function epochSteps(lengths: readonly number[], epoch: number, o: BatchOptions): Step[] {
   const random = seededRandom(o.seed, epoch);
-  const order = shuffle([...lengths.keys()], random);
+  const order = shuffleInPlace([...lengths.keys()], random);
   const window = o.batch * BUCKET_WINDOW;
   const micro: number[][] = [];
   for (let start = 0; start < order.length; start += window) {
@@ -30,7 +31,7 @@ export function epochSteps(lengths: readonly number[], epoch: number, o: BatchOp
     const sorted = order.slice(start, start + window).sort((a, b) => lengths[b] - lengths[a]);
     for (let i = 0; i < sorted.length; i += o.batch) micro.push(sorted.slice(i, i + o.batch));
   }
-  shuffle(micro, random);
+  shuffleInPlace(micro, random);
   const steps: Step[] = [];
   for (let i = 0; i < micro.length; i += o.accum) steps.push(micro.slice(i, i + o.accum));
   return steps;
@@ -39,25 +40,4 @@ export function epochSteps(lengths: readonly number[], epoch: number, o: BatchOp
 /** Steps in an epoch of `examples` examples. */
 export function stepsPerEpoch(examples: number, o: Pick<BatchOptions, 'batch' | 'accum'>): number {
   return Math.ceil(Math.ceil(examples / o.batch) / o.accum);
-}
-
-/** Fisher–Yates, in place. */
-function shuffle<T>(items: T[], random: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
-
-/** mulberry32 seeded from (seed, epoch): a small generator whose whole state is its inputs. */
-export function seededRandom(seed: number, stream: number): () => number {
-  let a = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(stream + 1, 0x85ebca6b)) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -9,7 +9,7 @@
 // depend on which other tensors exist.
 import { createHash } from 'node:crypto';
 import { hostTensor, type HostTensor } from '../graph/host.js';
-import { seededRandom } from './batches.js';
+import { seededRandom } from '../util/random.js';
 import { moduleOf } from './stages.js';
 
 /** LlamaConfig.initializer_range. */

@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { grad } from '../../src/graph/autodiff.js';
 import { Graph, type HostTensor, type Shape, type Tensor, compile, hostTensor, ops } from '../../src/graph/index.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 export interface GradCase {
   name: string;
@@ -29,14 +30,9 @@ export interface GradResult {
 /** Deterministic values in [lo, hi) (mulberry32). */
 export function random(dtype: 'float32' | 'float64', shape: readonly number[], seed: number, lo = -1, hi = 1): HostTensor {
   const t = hostTensor(dtype, shape);
-  let a = seed >>> 0;
+  const next = mulberry32(seed);
   const data = t.data as Float64Array;
-  for (let i = 0; i < data.length; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(a ^ (a >>> 15), a | 1);
-    r ^= r + Math.imul(r ^ (r >>> 7), r | 61);
-    data[i] = lo + (hi - lo) * (((r ^ (r >>> 14)) >>> 0) / 4294967296);
-  }
+  for (let i = 0; i < data.length; i++) data[i] = lo + (hi - lo) * next();
   return t;
 }
 

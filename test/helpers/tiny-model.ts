@@ -2,7 +2,7 @@
 // the real 32000-piece vocabulary): fast to load and to run, so tests can go through the whole model path.
 import { f32, numel, type HostTensor } from '../../src/graph/host.js';
 import { modelParams, parseModelDirConfig, savePretrained, type ModelDirConfigInput } from '../../src/model/pretrained.js';
-import { mulberry32 } from '../../src/text/sampling.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 export const TINY: ModelDirConfigInput = {
   face_llava: {
