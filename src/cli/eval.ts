@@ -3,7 +3,7 @@
 // predictions.jsonl) go into --out; the headline numbers (or, with --json, metrics.json) on stdout; progress on
 // stderr.
 import { basename, join, resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { TASKS, type Task } from '../data/build/types.js';
 import { DEFAULT_VAL_FRACTION, SPLIT_NAMES, type SplitName } from '../data/build/splits.js';
 import { ChatClient } from '../data/openai-client.js';
@@ -13,6 +13,7 @@ import { ReasoningJudge } from '../eval/judge.js';
 import { describeSplit, writeEvalOutputs, OUTPUT_FILES } from '../eval/report.js';
 import { expertFaceReader, modelAnswerer, runEval } from '../eval/run.js';
 import { resolveModelDir } from '../pipeline/model-dir.js';
+import { fraction, integer } from './options.js';
 import { headlines } from '../eval/tasks.js';
 
 /** Where pack names (fer2013, ckplus, …) are looked up: the data folder beside the project. */
@@ -48,20 +49,6 @@ interface EvalCliOptions {
   detectFaces?: boolean;
   data: string;
   threads?: number;
-}
-
-function fraction(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a number from 0 to 1');
-  return n;
-}
-
-function integer(min: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
-    return n;
-  };
 }
 
 /** `2025-01-31T12-05-09`: sortable and safe in file names. */

@@ -18,6 +18,13 @@ export function positiveInteger(value: string): number {
   return n;
 }
 
+/** A number from 0 to 1. */
+export function fraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a number from 0 to 1');
+  return n;
+}
+
 /** A finite number > 0. */
 export function positive(value: string): number {
   const x = Number(value);
