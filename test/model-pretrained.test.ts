@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../src/graph/graph.js';
 import { f32, numel, type HostTensor } from '../src/graph/host.js';
-import { writeSafetensors } from '../src/graph/safetensors.js';
+import { openCheckpoint, writeSafetensors } from '../src/graph/safetensors.js';
 import { CheckpointMismatchError } from '../src/model/checkpoint.js';
 import { CLIP_MEAN, CLIP_STD, PreprocessSchema, preprocessCrop, preprocessFrames } from '../src/model/preprocess.js';
 import {
@@ -49,6 +49,26 @@ describe('model directories', () => {
         stopIds: [],
       });
       expect(answer.ids).toHaveLength(6);
+    } finally {
+      await loaded.dispose();
+    }
+  });
+
+  it('stores float32 weights as float16 on request and loads them back as float32', async () => {
+    const full = await savePretrained(fresh(), { config: TINY, weights });
+    const half = await savePretrained(fresh(), { config: TINY, weights, dtype: 'float16' });
+    const size = (dir: string) => statSync(join(dir, 'model.safetensors')).size;
+    expect(size(half)).toBeLessThan(size(full) * 0.52);
+    const stored = openCheckpoint(half);
+    expect(new Set([...stored.tensors.values()].map((t) => t.dtype))).toEqual(new Set(['float16']));
+    for (const [name, original] of weights) {
+      const a = original.data as Float32Array;
+      const b = stored.load(name, { toFloat32: true }).data as Float32Array;
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(Math.abs(a[i]) * 1e-3 + 1e-7);
+    }
+    const loaded = await loadPretrained(half); // converts to float32 as it binds the weights
+    try {
+      expect(loaded.report.missing).toEqual([]);
     } finally {
       await loaded.dispose();
     }

@@ -4,7 +4,7 @@
 // `--resume` continues a stopped or killed run to the result it would have had.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { Progress } from '../train/progress.js';
 import { readRunSettings } from '../train/run-folder.js';
 import { parseStages } from '../train/stages.js';
@@ -23,6 +23,7 @@ interface TrainCliOptions {
   lr?: number;
   maxSteps?: number;
   checkpointEvery: number;
+  saveDtype?: 'float16' | 'bfloat16';
   resume?: boolean;
   seed: number;
   val?: string[];
@@ -86,6 +87,7 @@ Examples:
     .option('--lr <x>', "peak learning rate of every stage (default: each stage's own)", positive)
     .option('--max-steps <n>', 'at most n updates per stage (the schedule fits them)', integer(1))
     .option('--checkpoint-every <n>', 'updates between checkpoints', integer(1), 100)
+    .addOption(new Option('--save-dtype <type>', 'store the model directory float32 weights as float16 or bfloat16 (half the size)').choices(['float16', 'bfloat16']))
     .option('--resume', 'continue the run in --out from its last checkpoint (its settings fill in the rest)')
     .option('--seed <n>', 'seed of the data order and of weights trained from scratch', integer(0), 0)
     .option('--val <paths...>', 'validation JSONL files or folders (records of split val)')
@@ -118,6 +120,7 @@ Examples:
           lr: o.lr,
           maxSteps: o.maxSteps,
           checkpointEvery: o.checkpointEvery,
+          saveDtype: o.saveDtype,
           resume: o.resume,
           seed: o.seed,
           val: o.val,

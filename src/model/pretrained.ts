@@ -15,7 +15,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { TASKS } from '../data/build/types.js';
-import { openCheckpoint, writeShardedSafetensors, type TensorSet } from '../graph/safetensors.js';
+import { encodeBfloat16, encodeFloat16, openCheckpoint, writeShardedSafetensors, type TensorSet } from '../graph/safetensors.js';
 import { llamaTokenizer, type Tokenizer } from '../text/tokenizer.js';
 import type { HostTensor } from '../graph/host.js';
 import { declaredParams, loadWeights, tensorSource, type LoadReport, type ParamSpec, type WeightSource } from './checkpoint.js';
@@ -238,6 +238,11 @@ export interface SavePretrainedOptions {
   readonly card?: string;
   /** Largest shard; a bigger checkpoint is sharded with an index (default 5 GB, as transformers). */
   readonly maxShardBytes?: number;
+  /**
+   * Store float32 weights as float16 or bfloat16 (half the size: how the shipped model fits the repository);
+   * loading converts them back to float32. Default: as given.
+   */
+  readonly dtype?: 'float16' | 'bfloat16';
 }
 
 const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
@@ -249,6 +254,15 @@ const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
  * new one, never half of either. A folder that exists but is not a model directory is left alone (an error).
  * Returns the directory's absolute path.
  */
+/** Float32 tensors re-encoded as `dtype` (round to nearest even); other tensors as they are. */
+function storedAs(weights: TensorSet, dtype: 'float16' | 'bfloat16'): Map<string, HostTensor> {
+  const encode = dtype === 'float16' ? encodeFloat16 : encodeBfloat16;
+  const entries = weights instanceof Map ? [...weights] : Object.entries(weights);
+  return new Map(
+    entries.map(([name, t]) => [name, t.dtype === 'float32' ? { dtype, shape: t.shape, data: encode(t.data as Float32Array) } : t]),
+  );
+}
+
 export async function savePretrained(dir: string, options: SavePretrainedOptions): Promise<string> {
   const target = resolve(dir);
   const config = parseModelDirConfig(options.config);
@@ -264,7 +278,8 @@ export async function savePretrained(dir: string, options: SavePretrainedOptions
   await mkdir(staging);
   try {
     await writeFile(join(staging, CONFIG_FILE_NAME), JSON.stringify(config, null, 2) + '\n');
-    writeShardedSafetensors(staging, options.weights, { maxShardBytes: options.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES, metadata: { format: 'pt' } });
+    const weights = options.dtype ? storedAs(options.weights, options.dtype) : options.weights;
+    writeShardedSafetensors(staging, weights, { maxShardBytes: options.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES, metadata: { format: 'pt' } });
     if (options.card !== undefined) await writeFile(join(staging, MODEL_CARD_FILE_NAME), options.card);
   } catch (err) {
     await rm(staging, { recursive: true, force: true });

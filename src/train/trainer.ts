@@ -56,6 +56,8 @@ export interface TrainOptions {
   maxSteps?: number;
   /** Updates between checkpoints (default 100). */
   checkpointEvery?: number;
+  /** Store the model directories' float32 weights as float16 or bfloat16 (half the size). */
+  saveDtype?: 'float16' | 'bfloat16';
   /** Continue the run in `out` (a folder without a run starts one). */
   resume?: boolean;
   /** Seeds the data order and the initial values of weights trained from scratch (default 0). */
@@ -201,5 +203,5 @@ async function saveModel(run: Run, dir: string, trained: Map<string, HostTensor>
   const names = modelParams(run.config.face_llava, run.encoder?.network).filter((p) => !own.has(p.name) && !trained.has(p.name));
   const rest = source ? loadWeights(names, source, { strict: false }).weights : new Map<string, HostTensor>();
   const training = { run: run.out, stages: run.o.stages.slice(0, k + 1), updates_per_stage: run.total, examples: run.examples.length };
-  await savePretrained(dir, { config: { ...run.config, training }, weights: new Map([...rest, ...trained]), encoder: run.encoder });
+  await savePretrained(dir, { config: { ...run.config, training }, weights: new Map([...rest, ...trained]), encoder: run.encoder, dtype: run.o.saveDtype });
 }
