@@ -1,5 +1,7 @@
 // Public library API of face-llava: the analysis pipeline, the face expert, model directories, and the task
-// vocabularies the structured results use. Everything else (the graph engine, training, data building) is internal.
+// vocabularies the structured results use. For research work, subpaths expose the layers below:
+// `face-llava/engine` (graphs, autodiff, sessions, safetensors), `face-llava/model`, `face-llava/text`,
+// `face-llava/face`, `face-llava/data` (packs, labels, FaceInstruct), `face-llava/train`, `face-llava/eval`.
 export { VERSION } from './version.js';
 
 export {
