@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
 import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createFaceExpert, FaceExpertError, FACE_REGIONS, type Face, type Point } from '../src/face/index.js';
 import { LandmarkModel } from '../src/face/landmarks.js';
 import { IBUG68_MIRROR } from '../src/face/regions.js';
@@ -69,6 +70,10 @@ async function main(): Promise<void> {
   const expert = await createFaceExpert();
   const mesh = await LandmarkModel.load();
   const require = createRequire(import.meta.url);
+  // face-api's 68-point network runs on TF.js's wasm backend (the face expert itself no longer uses TF.js).
+  setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep);
+  tf.enableProdMode();
+  if (!(await tf.setBackend('wasm'))) throw new Error('the TF.js wasm backend failed to initialise');
   await faceapi.nets.faceLandmark68Net.loadFromDisk(path.dirname(require.resolve('@vladmandic/face-api/model/face_landmark_68_model.bin')));
   console.log(`sample_per_pack=${sample}`);
 
@@ -114,7 +119,7 @@ async function main(): Promise<void> {
     const packAgreement: number[] = [];
     for (const face of faces) {
       let t = performance.now();
-      const ours = mesh.locate(face.crop);
+      const ours = await mesh.locate(face.crop);
       msMesh.push(performance.now() - t);
       t = performance.now();
       const theirs = await faceApi68(face.crop, ours);
@@ -123,7 +128,7 @@ async function main(): Promise<void> {
       agreement.push(errors);
       packAgreement.push(mean(errors));
       const mirrored = mirrorImage(face.crop);
-      flipMesh.push(mean(pointErrors(ours, unmirror(mesh.locate(mirrored)))));
+      flipMesh.push(mean(pointErrors(ours, unmirror(await mesh.locate(mirrored)))));
       flipFaceApi.push(mean(pointErrors(theirs, unmirror(await faceApi68(mirrored, unmirror(ours))))));
     }
     if (packAgreement.length) console.log(`landmark_agreement_nme_${pack}=${fmt(mean(packAgreement))}`);
@@ -139,7 +144,6 @@ async function main(): Promise<void> {
   console.log(`flip_nme_faceapi68=${fmt(mean(flipFaceApi))}`);
   console.log(`ms_landmarks_facemesh=${fmt(median(msMesh), 2)}`);
   console.log(`ms_landmarks_faceapi68=${fmt(median(msFaceApi), 2)}`);
-  mesh.dispose();
   expert.dispose();
 }
 

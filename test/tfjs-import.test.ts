@@ -130,6 +130,14 @@ describe('graph models (@vladmandic/human)', () => {
     for (const [name, e] of Object.entries(errors)) expect(e, name).toBeLessThan(1e-4);
   });
 
+  it('blazeface: the four head outputs (scores and regressors of both grids) match tfjs', async () => {
+    const model = await loadTfjsModel(join(HUMAN, 'blazeface.json'));
+    // Its Reshapes name a batch of 1: one of the two faces.
+    const px = (await faces(256)).subarray(0, 256 * 256 * 3).map((v) => v / 127.5 - 1);
+    const errors = await compare(model, px, [1, 256, 256, 3], ['Identity', 'Identity_1', 'Identity_2', 'Identity_3']);
+    for (const [name, e] of Object.entries(errors)) expect(e, name).toBeLessThan(1e-4);
+  });
+
   it('facemesh: Prelu, channel Pad, fused conv + Prelu, Reshape outputs match tfjs', async () => {
     const model = await loadTfjsModel(join(HUMAN, 'facemesh.json'));
     const px = (await faces(192)).map((v) => v / 255);

@@ -1,9 +1,7 @@
 // Face detection with BlazeFace (MediaPipe's full-range "back camera" model, 256×256 input, as shipped in
 // @vladmandic/human's models/blazeface.json): boxes and scores in source-image pixels.
-import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import { faceModel, runFaceModel, type FaceModel } from './engine.js';
 import { sharpFromRgb, rgbFromSharp, type RgbImage } from './rgb.js';
-import { humanModelsDir, loadGraphModel } from './tfjs.js';
 
 /** An axis-aligned box in pixels. */
 export interface Box {
@@ -74,10 +72,10 @@ function nonMaxSuppression(candidates: Detection[]): Detection[] {
 }
 
 export class FaceDetector {
-  private constructor(private readonly model: tf.GraphModel<tf.io.IOHandlerSync>) {}
+  private constructor(private readonly model: FaceModel) {}
 
   static async load(): Promise<FaceDetector> {
-    return new FaceDetector(await loadGraphModel(path.join(humanModelsDir(), 'blazeface.json')));
+    return new FaceDetector(await faceModel('blazeface.json', INPUT));
   }
 
   /** All faces scoring at least `minScore`, by descending score. */
@@ -103,7 +101,7 @@ export class FaceDetector {
         .resize(width, height, { fit: 'fill' })
         .extend({ left, top, right: INPUT - width - left, bottom: INPUT - height - top, background: '#000000' }),
     );
-    const raw = this.run(input);
+    const raw = await this.run(input);
     // Undo the letterbox per axis: the rounding of the resized size makes the two scales differ slightly.
     const sx = image.width / width;
     const sy = image.height / height;
@@ -126,21 +124,26 @@ export class FaceDetector {
    * The raw model output, 896 anchors × 17 values: score logit, box centre offset (x, y), box size (w, h), then
    * six keypoints (unused here). The model returns four tensors (scores and regressors of each grid); they are
    * put back into anchor order the way @vladmandic/human's blazeface.ts does: ordered by size, the 512-anchor grid
-   * first.
+   * first. The input is the pixels scaled to [−1, 1] in float32, as human feeds them (x / 127.5 − 1).
    */
-  private run(input: RgbImage): Float32Array {
-    const out = tf.tidy(() => {
-      const x = tf.tensor4d(Float32Array.from(input.rgb), [1, INPUT, INPUT, 3]).div(127.5).sub(1);
-      const outputs = this.model.execute(x) as tf.Tensor[];
-      const [scores384, scores512, boxes384, boxes512] = [...outputs].sort((a, b) => a.size - b.size);
-      return tf.concat([tf.concat([scores512, boxes512], 2), tf.concat([scores384, boxes384], 2)], 1);
-    });
-    const data = out.dataSync() as Float32Array;
-    out.dispose();
-    return data;
-  }
-
-  dispose(): void {
-    this.model.dispose();
+  private async run(input: RgbImage): Promise<Float32Array> {
+    const pixels = new Float32Array(input.rgb.length);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = Math.fround(input.rgb[i] / 127.5) - 1;
+    const outputs = await runFaceModel(this.model, pixels, INPUT);
+    const [scores384, scores512, boxes384, boxes512] = this.model.outputs
+      .map((o) => outputs[o.name].data as Float32Array)
+      .sort((a, b) => a.length - b.length);
+    const raw = new Float32Array(ANCHOR_COUNT * 17);
+    let anchor = 0;
+    for (const [scores, boxes] of [
+      [scores512, boxes512],
+      [scores384, boxes384],
+    ]) {
+      for (let i = 0; i < scores.length; i++, anchor++) {
+        raw[anchor * 17] = scores[i];
+        raw.set(boxes.subarray(i * 16, i * 16 + 16), anchor * 17 + 1);
+      }
+    }
+    return raw;
   }
 }

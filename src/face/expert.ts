@@ -82,7 +82,7 @@ export interface FaceExpert {
   analyze(input: MediaInput, options?: VideoOptions): Promise<ImageAnalysis | VideoAnalysis>;
   analyzeImage(input: MediaInput, options?: AnalyzeOptions): Promise<ImageAnalysis>;
   analyzeVideo(input: MediaInput, options?: VideoOptions): Promise<VideoAnalysis>;
-  /** Frees the models; the expert cannot be used afterwards. */
+  /** Ends the expert: it cannot be used afterwards (the compiled models stay loaded, shared by the process). */
   dispose(): void;
 }
 
@@ -112,7 +112,7 @@ export async function createFaceExpert(options: FaceExpertOptions = {}): Promise
     const sy = source.height / image.height;
     const measure = async (box: Box, score: number | null, region: Box): Promise<Face> => {
       const crop = await cropRegion(image, region);
-      const landmarks68 = landmarks.locate(crop);
+      const landmarks68 = await landmarks.locate(crop);
       return { box: scaleBox(box, sx, sy), score, cropRegion: scaleBox(region, sx, sy), landmarks68, crop };
     };
     if (opts.skipDetection) {
@@ -200,10 +200,7 @@ export async function createFaceExpert(options: FaceExpertOptions = {}): Promise
       return analyzeOpenedVideo(media, opts);
     },
     dispose() {
-      if (disposed) return;
       disposed = true;
-      detector.dispose();
-      landmarks.dispose();
     },
   };
 }

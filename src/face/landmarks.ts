@@ -1,11 +1,9 @@
 // 68 iBUG landmarks on a face crop, from MediaPipe FaceMesh (468 points, 192×192 input, as shipped in
 // @vladmandic/human's models/facemesh.json) reduced to the 68 points of the iBUG 300-W layout.
-import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { CROP_SIZE } from './crop.js';
+import { faceModel, runFaceModel, type FaceModel } from './engine.js';
 import type { Point } from './regions.js';
 import type { RgbImage } from './rgb.js';
-import { humanModelsDir, loadGraphModel } from './tfjs.js';
 
 const MESH_INPUT = 192;
 const MESH_POINTS = 468;
@@ -24,34 +22,58 @@ export const MESH_TO_IBUG68: readonly number[] = [
   78, 81, 13, 311, 308, 402, 14, 178, // inner lips
 ];
 
+/**
+ * TF.js's `resizeBilinear(x, [to, to], alignCorners = false, halfPixelCenters = true)` of a `from`² RGB image,
+ * scaled by 1/255: FaceMesh's input as @vladmandic/human prepares it.
+ */
+function resizeToMeshInput(rgb: Uint8Array, from: number, to: number): Float32Array {
+  // Per output row/column: the two source indices and the weight of the second, as TF computes them.
+  const taps = Array.from({ length: to }, (_, i) => {
+    const at = (i + 0.5) * (from / to) - 0.5;
+    const floor = Math.floor(at);
+    return { lo: Math.max(floor, 0), hi: Math.min(Math.ceil(at), from - 1), t: at - floor };
+  });
+  const out = new Float32Array(to * to * 3);
+  for (let y = 0; y < to; y++) {
+    const ty = taps[y];
+    for (let x = 0; x < to; x++) {
+      const tx = taps[x];
+      for (let c = 0; c < 3; c++) {
+        const tl = rgb[(ty.lo * from + tx.lo) * 3 + c];
+        const tr = rgb[(ty.lo * from + tx.hi) * 3 + c];
+        const bl = rgb[(ty.hi * from + tx.lo) * 3 + c];
+        const br = rgb[(ty.hi * from + tx.hi) * 3 + c];
+        const top = tl + (tr - tl) * tx.t;
+        const bottom = bl + (br - bl) * tx.t;
+        out[(y * to + x) * 3 + c] = (top + (bottom - top) * ty.t) / 255;
+      }
+    }
+  }
+  return out;
+}
+
 export class LandmarkModel {
-  private constructor(private readonly model: tf.GraphModel<tf.io.IOHandlerSync>) {}
+  private constructor(
+    private readonly model: FaceModel,
+    /** The output holding the mesh (468 × xyz); the others, a face-presence flag and contours, go unused. */
+    private readonly meshOutput: string,
+  ) {}
 
   static async load(): Promise<LandmarkModel> {
-    return new LandmarkModel(await loadGraphModel(path.join(humanModelsDir(), 'facemesh.json')));
+    const model = await faceModel('facemesh.json', MESH_INPUT);
+    const mesh = model.outputs.find((o) => o.shape[o.shape.length - 1] === MESH_POINTS * 3);
+    if (!mesh) throw new Error('FaceMesh has no 468-point mesh output');
+    return new LandmarkModel(model, mesh.name);
   }
 
   /**
    * The 68 landmarks of the face in a CROP_SIZE² crop, as fractions of the crop's width and height. FaceMesh
    * expects the face framed the way faceCropRegion frames it, so the crop is its input, only resized.
    */
-  locate(crop: RgbImage): Point[] {
+  async locate(crop: RgbImage): Promise<Point[]> {
     if (crop.width !== CROP_SIZE || crop.height !== CROP_SIZE) throw new Error(`landmarks need a ${CROP_SIZE}² crop`);
-    const mesh = tf.tidy(() => {
-      const x = tf.tensor4d(Float32Array.from(crop.rgb), [1, CROP_SIZE, CROP_SIZE, 3]);
-      const input = tf.image.resizeBilinear(x, [MESH_INPUT, MESH_INPUT], false, true).div(255);
-      // Three outputs: the mesh (468 × xyz), a face-presence flag and contours; only the mesh is used.
-      const outputs = this.model.execute(input) as tf.Tensor[];
-      const points = outputs.find((t) => t.shape[t.shape.length - 1] === MESH_POINTS * 3);
-      if (!points) throw new Error('FaceMesh returned no 468-point mesh');
-      return points;
-    });
-    const xyz = mesh.dataSync();
-    mesh.dispose();
+    const outputs = await runFaceModel(this.model, resizeToMeshInput(crop.rgb, CROP_SIZE, MESH_INPUT), MESH_INPUT);
+    const xyz = outputs[this.meshOutput].data as Float32Array;
     return MESH_TO_IBUG68.map((v): Point => [xyz[3 * v] / MESH_INPUT, xyz[3 * v + 1] / MESH_INPUT]);
-  }
-
-  dispose(): void {
-    this.model.dispose();
   }
 }
