@@ -1,8 +1,8 @@
 // The op library: each function appends ONNX nodes to the graph of its inputs and infers the result's dtype and
 // shape, so a mismatch is reported where the model is written, not when onnxruntime loads it.
 // Semantics are those of the ONNX operators of the same name (opset 21, see onnx.ts).
-import { type DType, isFloat } from './dtype.js';
-import { type Dim, type Graph, type Shape, type Tensor, GraphBuildError, attr, formatShape } from './graph.js';
+import { type DType, ONNX_DTYPE, isFloat } from './dtype.js';
+import { type Attrs, type Dim, type Graph, type Shape, type Tensor, GraphBuildError, attr, formatShape } from './graph.js';
 import { hostTensor, i64 } from './host.js';
 import {
   broadcastShapes,
@@ -124,13 +124,7 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
 
 export function cast(x: Tensor, to: DType): Tensor {
   if (x.dtype === to) return x;
-  return one('Cast', [x], to, x.shape, { to: attr.int(onnxType(to)) });
-}
-
-// ONNX type codes, duplicated here as a small table to keep ops.ts free of emission details.
-function onnxType(d: DType): number {
-  const codes: Record<DType, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 };
-  return codes[d];
+  return one('Cast', [x], to, x.shape, { to: attr.int(ONNX_DTYPE[to]) });
 }
 
 // ---------------------------------------------------------------- composite activations
@@ -422,7 +416,7 @@ function pool(op: string, x: Tensor, o: PoolOptions): Tensor {
   const pads = o.pads ?? Array(spatial * 2).fill(0);
   const shape: Dim[] = [x.shape[0], x.shape[1]];
   for (let i = 0; i < spatial; i++) shape.push(windowOut(x.shape[2 + i], o.kernel[i], strides[i], pads[i], pads[i + spatial], 1, o.ceil));
-  const attrs: Record<string, ReturnType<typeof attr.int>> = {
+  const attrs: Attrs = {
     kernel_shape: attr.ints(o.kernel),
     strides: attr.ints(strides),
     pads: attr.ints(pads),
@@ -463,7 +457,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, ignoreIndex = -100)
 }
 
 /** Any other ONNX or contrib op, with its outputs declared by the caller. */
-export function custom(op: string, inputs: readonly (Tensor | null)[], attrs: Record<string, ReturnType<typeof attr.int>>, outputs: readonly { dtype: DType; shape: Shape }[], domain = ''): Tensor[] {
+export function custom(op: string, inputs: readonly (Tensor | null)[], attrs: Attrs, outputs: readonly { dtype: DType; shape: Shape }[], domain = ''): Tensor[] {
   const g = inputs.find((t): t is Tensor => t !== null)?.graph;
   if (!g) throw new GraphBuildError(`${op}: needs at least one input`);
   return g.node(op, inputs, attrs, outputs, { domain });

@@ -14,10 +14,6 @@ export function normAxis(axis: number, rank: number, op: string): number {
   return a;
 }
 
-export function dimsEqual(a: Dim, b: Dim): boolean {
-  return a === b;
-}
-
 /** Numpy-style broadcasting of two shapes. */
 export function broadcastShapes(a: Shape, b: Shape, op: string): Dim[] {
   const rank = Math.max(a.length, b.length);
