@@ -17,7 +17,7 @@ import { compileImported, importTfjsModel, loadTfjsModel, readFaceApiModel, type
 import { loadWeights } from '../src/model/checkpoint.js';
 import { DEFAULT_MODEL_CONFIG, parseFaceLlavaConfig } from '../src/model/config.js';
 import { preprocessFrames } from '../src/model/preprocess.js';
-import { loadPretrained, modelParams, savePretrained, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
+import { defaultModelDirConfig, loadPretrained, modelParams, parseModelDirConfig, savePretrained, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
 import { featureMapEncoder } from '../src/model/vision/encoder.js';
 import { FACERES_ENCODER, isRegisteredNpmEncoder, npmPreprocess, resolveNpmEncoder } from '../src/model/vision/npm-encoder.js';
 import { encodePrompt, withImages } from '../src/text/chat.js';
@@ -234,5 +234,13 @@ describe.skipIf(!packAvailable('realorfake'))('faceres on real faces', () => {
     expect(count(decoder)).toBeGreaterThan(15e6);
     expect(count(decoder)).toBeLessThan(16e6);
     expect(count(params)).toBeLessThan(17e6);
+  });
+
+  it('gives `train --config default` a valid model directory config behind the registered faceres encoder', () => {
+    const config = parseModelDirConfig({ ...defaultModelDirConfig(), tasks: ['expression', 'age'] });
+    expect(config.encoder).toEqual(FACERES_ENCODER);
+    expect(isRegisteredNpmEncoder(FACERES_ENCODER)).toBe(true);
+    expect(config.preprocess).toEqual(npmPreprocess(224));
+    expect(config.face_llava).toEqual(DEFAULT_MODEL_CONFIG);
   });
 });

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import { defaultModelDirConfig } from '../model/pretrained.js';
 import { Progress } from '../train/progress.js';
 import { readRunSettings } from '../train/run-folder.js';
 import { parseStages } from '../train/stages.js';
@@ -36,6 +37,12 @@ interface TrainCliOptions {
  * With --resume, the settings the run was started with fill in whatever the command line leaves out
  * (`face-llava train --out run --resume` is enough); settings given that differ are refused by the trainer.
  */
+/** `--config`: a config.json, or `default` for the default model's (faceres encoder, DEFAULT_MODEL_CONFIG). */
+async function readConfig(spec: string): Promise<TrainOptions['config']> {
+  if (spec === 'default') return defaultModelDirConfig();
+  return JSON.parse(await readFile(spec, 'utf8')) as TrainOptions['config'];
+}
+
 async function withStoredSettings(o: TrainCliOptions, given: (key: keyof TrainCliOptions) => boolean): Promise<TrainCliOptions & { storedConfig?: unknown }> {
   const stored = o.resume ? await readRunSettings(resolve(o.out)) : null;
   if (!stored) return o;
@@ -80,7 +87,7 @@ Examples:
     .requiredOption('--out <dir>', 'the run folder: checkpoint/, log.jsonl, loss.svg, and model/ at the end')
     .option('--stage <stages>', '1, 2, both (= 1,2), pretrain, or a comma-separated sequence', 'both')
     .option('--init <dir>', 'the model directory to start from (needed unless the first stage is pretrain)')
-    .option('--config <file>', 'without --init: a model directory config.json to train from scratch')
+    .option('--config <file>', "without --init: a model directory config.json to train from scratch, or `default` for the default model's")
     .option('--epochs <n>', 'epochs per stage', integer(1), 1)
     .option('--batch <n>', 'examples per micro-batch', integer(1), 8)
     .option('--accum <n>', 'micro-batches per update (gradient accumulation)', integer(1), 1)
@@ -97,7 +104,7 @@ Examples:
     .action(async (cli: TrainCliOptions) => {
       const o = await withStoredSettings(cli, (key) => command.getOptionValueSource(key) === 'cli');
       if (!o.data?.length) throw new Error('--data is required (the JSONL to train on)');
-      const config = o.config ? (JSON.parse(await readFile(o.config, 'utf8')) as TrainOptions['config']) : (o.storedConfig as TrainOptions['config']);
+      const config = o.config ? await readConfig(o.config) : (o.storedConfig as TrainOptions['config']);
       const progress = new Progress(process.stderr);
       const abort = new AbortController();
       const stop = () => {

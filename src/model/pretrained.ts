@@ -19,12 +19,12 @@ import { encodeBfloat16, encodeFloat16, openCheckpoint, writeShardedSafetensors,
 import { llamaTokenizer, type Tokenizer } from '../text/tokenizer.js';
 import type { HostTensor } from '../graph/host.js';
 import { declaredParams, loadWeights, tensorSource, type LoadReport, type ParamSpec, type WeightSource } from './checkpoint.js';
-import { FaceLlavaConfigSchema, type FaceLlavaConfig } from './config.js';
+import { DEFAULT_MODEL_CONFIG, FaceLlavaConfigSchema, type FaceLlavaConfig } from './config.js';
 import { buildTrainingGraph, FaceLlava, unusedCheckpointKeys } from './face-llava.js';
 import { buildInferenceGraph } from './kv-cache.js';
 import { PreprocessSchema, type Preprocess } from './preprocess.js';
 import { visualEncoder, type FrozenNetwork } from './vision/encoder.js';
-import { describeNpmNetworks, isRegisteredNpmEncoder, resolveNpmEncoder } from './vision/npm-encoder.js';
+import { describeNpmNetworks, FACERES_ENCODER, isRegisteredNpmEncoder, npmPreprocess, resolveNpmEncoder } from './vision/npm-encoder.js';
 
 export const CONFIG_FILE_NAME = 'config.json';
 export const MODEL_CARD_FILE_NAME = 'MODEL_CARD.md';
@@ -254,6 +254,14 @@ const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
  * new one, never half of either. A folder that exists but is not a model directory is left alone (an error).
  * Returns the directory's absolute path.
  */
+/**
+ * The model directory config of the default model (`face-llava train --config default`): DEFAULT_MODEL_CONFIG
+ * behind the frozen faceres encoder and its preprocessing; the trainer adds the tasks of its data.
+ */
+export function defaultModelDirConfig(): Omit<ModelDirConfigInput, 'tasks'> {
+  return { face_llava: DEFAULT_MODEL_CONFIG, preprocess: npmPreprocess(FACERES_ENCODER.input_size), encoder: FACERES_ENCODER, generation: { max_new_tokens: 128 } };
+}
+
 /** Float32 tensors re-encoded as `dtype` (round to nearest even); other tensors as they are. */
 function storedAs(weights: TensorSet, dtype: 'float16' | 'bfloat16'): Map<string, HostTensor> {
   const encode = dtype === 'float16' ? encodeFloat16 : encodeBfloat16;
