@@ -118,6 +118,40 @@ describe('a training run', () => {
     }
   });
 
+  it('mixes its --data sources: the small one repeated up to --source-min, the large one cut to --source-max', async () => {
+    const small = await faceInstruct(5); // 4 training records
+    const out = path.join(tmp(), 'run');
+    // Sources of 4 and 16 training records, clamped to [8, 12]: 20 examples an epoch, 5 updates of 4.
+    await train({ data: [small, data], out, stages: ['pretrain'], config: CONFIG, resolveEncoder, epochs: 2, batch: 4, mix: { min: 8, max: 12 }, threads: 2 });
+    expect(steps(readLog(out))).toHaveLength(10);
+    const settings = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as Record<string, unknown>;
+    expect([settings.source_min, settings.source_max]).toEqual([8, 12]);
+    const config = JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8')) as { training: Record<string, unknown> };
+    expect(config.training).toMatchObject({ examples: 20, examples_per_epoch: 20, source_min: 8, source_max: 12 });
+    // Other limits are other settings: the run is not resumed with them.
+    await expect(train({ data: [small, data], out, stages: ['pretrain'], config: CONFIG, resolveEncoder, epochs: 2, batch: 4, mix: { min: 4 }, resume: true, threads: 2 })).rejects.toThrow(/other settings \(source_min, source_max\)/);
+  });
+
+  it('stops while caching encoder features when asked, keeping what it encoded for --resume', async () => {
+    const out = path.join(tmp(), 'run');
+    const abort = new AbortController();
+    const o: TrainOptions = { data: [data], val: [data], out, stages: ['pretrain'], config: CONFIG, resolveEncoder, batch: 4, threads: 2, signal: abort.signal };
+    const firstEncodes: TrainEvent[] = [];
+    const first = await train({ ...o, onEvent: (e) => e.type === 'encode' && (firstEncodes.push(e), abort.abort()) });
+    expect(first).toEqual({ model: null, interrupted: true });
+    expect(existsSync(path.join(out, 'log.jsonl'))).toBe(false);
+    const encodes: TrainEvent[] = [];
+    const second = await train({ ...o, signal: undefined, resume: true, onEvent: (e) => e.type === 'encode' && encodes.push(e) });
+    expect(second.interrupted).toBe(false);
+    // 20 crops (16 train, 4 val): the first chunk of 16 was cached before the stop; the resumed run encodes only
+    // those of the other 4 whose content was not among them.
+    expect(firstEncodes).toEqual([{ type: 'encode', done: 0, total: 20 }]);
+    const last = encodes.at(-1) as Extract<TrainEvent, { type: 'encode' }>;
+    expect(last.done).toBe(last.total);
+    expect(last.total).toBeGreaterThan(0);
+    expect(last.total).toBeLessThanOrEqual(4);
+  });
+
   it('killed at any point and resumed, ends as the uninterrupted run does', async () => {
     const root = tmp();
     const cache = path.join(root, 'cache');

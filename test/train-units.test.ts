@@ -21,6 +21,7 @@ import { ANSWER_LABELS, ANSWER_POSITIONS, answerTargets, ENCODER_TOKENS, buildTr
 import { initialWeight } from '../src/train/init.js';
 import { type LogEntry, TrainLog } from '../src/train/log.js';
 import { duration, Progress } from '../src/train/progress.js';
+import { checkMix, epochPool, epochSize, sourceCounts, sourceQuota } from '../src/train/mixing.js';
 import { moduleOf, parseStages } from '../src/train/stages.js';
 
 /** A float tensor's values. */
@@ -89,6 +90,49 @@ describe('the data order', () => {
     const scrambled = [...lengths.keys()].map((i) => (i * 17) % lengths.length);
     const random = padding(Array.from({ length: 14 }, (_, k) => scrambled.slice(4 * k, 4 * k + 4)));
     expect(bucketed).toBeLessThan(random / 3);
+  });
+});
+
+describe('mixing the sources of an epoch', () => {
+  // Three sources: 3 examples, 10 examples, 40 examples.
+  const sources = [...Array(3).fill(0), ...Array(10).fill(1), ...Array(40).fill(2)] as number[];
+  const count = (pool: number[], s: number) => pool.filter((i) => sources[i] === s).length;
+
+  it('clamps each source to [min, max] examples an epoch', () => {
+    expect(sourceCounts(sources)).toEqual([3, 10, 40]);
+    expect(sourceQuota(3, { min: 8, max: 20 })).toBe(8);
+    expect(sourceQuota(40, { min: 8, max: 20 })).toBe(20);
+    expect(sourceQuota(0, { min: 8 })).toBe(0);
+    expect(epochSize([3, 10, 40], { min: 8, max: 20 })).toBe(38);
+    const pool = epochPool(sources, 0, 1, { min: 8, max: 20 });
+    expect(pool).toHaveLength(38);
+    expect([0, 1, 2].map((s) => count(pool, s))).toEqual([8, 10, 20]);
+    // The small source is repeated whole (twice) before any of it a third time.
+    for (const i of [0, 1, 2]) expect(pool.filter((j) => j === i).length).toBeGreaterThanOrEqual(2);
+    // The large source is subsampled without repeats.
+    expect(new Set(pool.filter((i) => sources[i] === 2)).size).toBe(20);
+  });
+
+  it('without limits, is every example once in order, as before mixing existed', () => {
+    expect(epochPool(sources, 3, 1, {})).toEqual([...sources.keys()]);
+    expect(epochSize([3, 10, 40], {})).toBe(53);
+  });
+
+  it('draws a fresh subset each epoch, the same for the same seed and epoch', () => {
+    const o = { max: 20 };
+    const big = (epoch: number, seed = 1) => epochPool(sources, epoch, seed, o).filter((i) => sources[i] === 2);
+    expect(big(0)).toEqual(big(0));
+    expect(big(0)).not.toEqual(big(1));
+    expect(big(0)).not.toEqual(big(0, 2));
+    // Two epochs of a source subsampled to half cover most of it.
+    expect(new Set([...big(0), ...big(1)]).size).toBeGreaterThan(25);
+  });
+
+  it('refuses limits that are not whole numbers or out of order', () => {
+    expect(() => checkMix({ min: 0 })).toThrow(/whole number/);
+    expect(() => checkMix({ max: 2.5 })).toThrow(/whole number/);
+    expect(() => checkMix({ min: 10, max: 5 })).toThrow(/above source max/);
+    expect(() => checkMix({ min: 5, max: 5 })).not.toThrow();
   });
 });
 

@@ -29,6 +29,8 @@ interface TrainCliOptions {
   seed: number;
   val?: string[];
   valEvery?: number;
+  sourceMin?: number;
+  sourceMax?: number;
   cache?: string;
   threads?: number;
 }
@@ -60,6 +62,8 @@ async function withStoredSettings(o: TrainCliOptions, given: (key: keyof TrainCl
     seed: pick('seed', stored.seed),
     val: pick('val', stored.val.length ? stored.val : undefined),
     valEvery: pick('valEvery', stored.val_every ?? undefined),
+    sourceMin: pick('sourceMin', stored.source_min ?? undefined),
+    sourceMax: pick('sourceMax', stored.source_max ?? undefined),
     storedConfig: given('config') || stored.init ? undefined : stored.config,
   };
 }
@@ -99,6 +103,8 @@ Examples:
     .option('--seed <n>', 'seed of the data order and of weights trained from scratch', integer(0), 0)
     .option('--val <paths...>', 'validation JSONL files or folders (records of split val)')
     .option('--val-every <n>', 'updates between validations (also at the end of each stage)', integer(1))
+    .option('--source-min <n>', 'examples each --data path gives an epoch at least: smaller sources are repeated (balances small tasks)', integer(1))
+    .option('--source-max <n>', 'examples each --data path gives an epoch at most: larger sources are subsampled afresh each epoch', integer(1))
     .option('--cache <dir>', 'where encoder features are cached (default <out>/cache)')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer(1))
     .action(async (cli: TrainCliOptions) => {
@@ -132,6 +138,7 @@ Examples:
           seed: o.seed,
           val: o.val,
           valEvery: o.valEvery,
+          mix: { min: o.sourceMin, max: o.sourceMax },
           cache: o.cache,
           threads: o.threads,
           signal: abort.signal,

@@ -72,9 +72,10 @@ export class FeatureStore {
 
   /**
    * Makes sure every frame has its features on disk, running the encoder on those that have none. Reports the
-   * frames encoded so far and how many needed encoding.
+   * frames encoded so far and how many needed encoding. Stopped by `signal`, it returns false after the chunk in
+   * flight: what was encoded stays cached, and the next call encodes the rest.
    */
-  async ensure(frames: Iterable<FrameRef>, onProgress?: (done: number, total: number) => void): Promise<void> {
+  async ensure(frames: Iterable<FrameRef>, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<boolean> {
     const missing: FrameRef[] = [];
     const seen = new Set<string>();
     for (const frame of frames) {
@@ -88,6 +89,7 @@ export class FeatureStore {
     await writeAtomic(join(this.dir, 'hashes.json'), JSON.stringify(this.fileHashes));
     const rowSize = this.extractor.tokens * this.extractor.width;
     for (let start = 0; start < missing.length; start += ENCODE_CHUNK) {
+      if (signal?.aborted) return false;
       onProgress?.(start, missing.length);
       const chunk = missing.slice(start, start + ENCODE_CHUNK);
       const tokens = await this.extractor.encode(await readCrops(chunk));
@@ -103,6 +105,7 @@ export class FeatureStore {
       }
     }
     if (missing.length) onProgress?.(missing.length, missing.length);
+    return true;
   }
 
   /** Encoder tokens [F, N, C] of frames that `ensure` has seen. */

@@ -44,6 +44,9 @@ export interface RunSettings {
   max_steps: number | null;
   seed: number;
   val_every: number | null;
+  /** Per-source mixing limits (mixing.ts); null: none. */
+  source_min: number | null;
+  source_max: number | null;
 }
 
 export async function filesSha256(files: readonly JsonlFile[]): Promise<string> {

@@ -17,6 +17,7 @@ import type { Example } from './data.js';
 import type { FeatureStore } from './features.js';
 import { buildTrainingGraph } from './graph.js';
 import { initialWeight } from './init.js';
+import { epochPool, type MixOptions } from './mixing.js';
 import type { StepEntry, TrainLog, ValEntry } from './log.js';
 import type { runPaths } from './run-folder.js';
 import { moduleOf, OPTIMIZER, STAGES, WARMUP_FRACTION } from './stages.js';
@@ -30,6 +31,11 @@ export interface Run {
   config: ModelDirConfig;
   encoder?: ResolvedEncoder;
   examples: Example[];
+  /** The --data source of each example, and the mixing limits that make an epoch of them (mixing.ts). */
+  sources: number[];
+  mix: MixOptions;
+  /** Examples in one epoch after mixing. */
+  epochExamples: number;
   valExamples: Example[];
   store: FeatureStore;
   log: TrainLog;
@@ -41,7 +47,7 @@ export interface Run {
 }
 
 export function position(run: Run, stage: number, step: number): Checkpoint['position'] {
-  const spe = stepsPerEpoch(run.examples.length, run);
+  const spe = stepsPerEpoch(run.epochExamples, run);
   return {
     stage,
     stageName: run.o.stages[stage] ?? 'done',
@@ -103,7 +109,7 @@ async function updates(run: Run, k: number, step: TrainStep): Promise<boolean> {
 async function loop(run: Run, k: number, step: TrainStep, validate: Validate | undefined): Promise<boolean> {
   const { o, total, log } = run;
   const stage = o.stages[k];
-  const spe = stepsPerEpoch(run.examples.length, run);
+  const spe = stepsPerEpoch(run.epochExamples, run);
   const lengths = run.examples.map((e) => e.length);
   const every = o.checkpointEvery ?? 100;
   let plan = { epoch: -1, steps: [] as number[][][] };
@@ -119,7 +125,7 @@ async function loop(run: Run, k: number, step: TrainStep, validate: Validate | u
     });
   for (let s = from; s < total; s++) {
     const epoch = Math.floor(s / spe);
-    if (plan.epoch !== epoch) plan = { epoch, steps: epochSteps(lengths, epoch, run) };
+    if (plan.epoch !== epoch) plan = { epoch, steps: mixedEpochSteps(run, lengths, epoch) };
     const micro = await Promise.all(plan.steps[s % spe].map((ids) => collate(ids.map((i) => run.examples[i]), run.config.face_llava, run.store)));
     const result = await step.step(micro.map((m) => m.feeds));
     const stepTokens = micro.reduce((n, m) => n + m.tokens, 0);
@@ -153,6 +159,16 @@ async function loop(run: Run, k: number, step: TrainStep, validate: Validate | u
   }
   if (score && total > from) await score(total);
   return true;
+}
+
+/** The epoch's steps over its mixed pool of examples, as indices into run.examples. */
+function mixedEpochSteps(run: Run, lengths: readonly number[], epoch: number): number[][][] {
+  const pool = epochPool(run.sources, epoch, run.seed, run.mix);
+  return epochSteps(
+    pool.map((i) => lengths[i]),
+    epoch,
+    run,
+  ).map((step) => step.map((micro) => micro.map((j) => pool[j])));
 }
 
 type Validate = (step: TrainStep) => Promise<{ val_loss: number; answer_tokens: number }>;

@@ -25,9 +25,10 @@ import {
 import { llamaTokenizer } from '../text/tokenizer.js';
 import { stepsPerEpoch } from './batches.js';
 import { type Checkpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { type Example, listJsonl, loadExamples } from './data.js';
+import { type Example, listJsonl, type LoadedData, loadExamples } from './data.js';
 import { encoderExtractor } from './extractor.js';
 import { FeatureStore } from './features.js';
+import { checkMix, epochSize, type MixOptions, sourceCounts } from './mixing.js';
 import { type StepEntry, TrainLog, type ValEntry } from './log.js';
 import { claimRunFolder, filesSha256, RUN_FORMAT, runPaths, type RunSettings } from './run-folder.js';
 import { position, type Run, runStage, writeChart } from './stage.js';
@@ -60,6 +61,9 @@ export interface TrainOptions {
   saveDtype?: 'float16' | 'bfloat16';
   /** Continue the run in `out` (a folder without a run starts one). */
   resume?: boolean;
+  /** Examples each `data` source contributes per epoch: fewer are repeated up to `min`, more subsampled to `max`
+   * (mixing.ts). Without either, an epoch is every example once. */
+  mix?: MixOptions;
   /** Seeds the data order and the initial values of weights trained from scratch (default 0). */
   seed?: number;
   /** Validation JSONL (records of split `val`, or none), scored every `valEvery` updates and at each stage's end. */
@@ -90,7 +94,8 @@ export interface TrainResult {
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const prepared = await prepare(o);
-  if (!prepared) return { model: runPaths(resolve(o.out)).model, interrupted: false };
+  if (prepared === 'finished') return { model: runPaths(resolve(o.out)).model, interrupted: false };
+  if (prepared === 'stopped') return { model: null, interrupted: true };
   const { run, checkpoint, initSource } = prepared;
   const { paths, log } = run;
   try {
@@ -114,9 +119,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
 /**
  * Reads the data, claims the run folder (or checks the settings of the run to resume), loads the last checkpoint
- * and caches the encoder's features. Null when the run to resume has already finished.
+ * and caches the encoder's features. 'finished' when the run to resume has already finished, 'stopped' when the
+ * signal stopped the caching (the features encoded so far stay cached for the resumed run).
  */
-async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpoint | null; initSource?: WeightSource } | null> {
+async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpoint | null; initSource?: WeightSource } | 'finished' | 'stopped'> {
   const out = resolve(o.out);
   const paths = runPaths(out);
   const emit = (event: TrainEvent) => o.onEvent?.(event);
@@ -138,7 +144,18 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
   const dataFiles = await listJsonl(o.data);
   const valFiles = o.val?.length ? await listJsonl(o.val) : [];
   const tokenizer = llamaTokenizer();
-  const loaded = await loadExamples(dataFiles, { tokenizer, config: faceLlava, split: 'train' });
+  const mix: MixOptions = { min: o.mix?.min, max: o.mix?.max };
+  checkMix(mix);
+  // Each --data path is one source of the mixture.
+  const loaded: LoadedData = { examples: [], skipped: {}, tasks: [] };
+  const sources: number[] = [];
+  for (const [s, spec] of o.data.entries()) {
+    const part = await loadExamples(await listJsonl([spec]), { tokenizer, config: faceLlava, split: 'train' });
+    loaded.examples.push(...part.examples);
+    sources.push(...part.examples.map(() => s));
+    for (const [reason, n] of Object.entries(part.skipped)) loaded.skipped[reason] = (loaded.skipped[reason] ?? 0) + n;
+    loaded.tasks = [...new Set([...loaded.tasks, ...part.tasks])].sort();
+  }
   const val = await loadExamples(valFiles, { tokenizer, config: faceLlava, split: 'val' });
   if (loaded.examples.length === 0) throw new Error(`no training examples in ${o.data.join(', ')}`);
   for (const [reason, n] of Object.entries(loaded.skipped)) emit({ type: 'info', message: `skipped ${n} training record(s): ${reason}` });
@@ -163,35 +180,40 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
     max_steps: o.maxSteps ?? null,
     seed,
     val_every: o.valEvery ?? null,
+    source_min: mix.min ?? null,
+    source_max: mix.max ?? null,
   };
   await claimRunFolder(out, settings, o.resume ?? false);
   const checkpoint = o.resume ? loadCheckpoint(out) : null;
   if (checkpoint && checkpoint.position.stage >= o.stages.length) {
     emit({ type: 'info', message: `${out} has finished training; the model is in ${paths.model}` });
-    return null;
+    return 'finished';
   }
 
   const encoder = config.encoder.kind === 'npm' ? await resolveEncoder(config.encoder, o.resolveEncoder, 'train') : undefined;
-  const store = await cacheFeatures([...loaded.examples, ...val.examples], { config, encoder, weights: initSource, cache: o.cache ?? paths.cache, threads: o.threads, emit });
+  const store = await cacheFeatures([...loaded.examples, ...val.examples], { config, encoder, weights: initSource, cache: o.cache ?? paths.cache, threads: o.threads, signal: o.signal, emit });
+  if (!store) return 'stopped';
   const log = TrainLog.open(paths.log, checkpoint?.position.logBytes ?? 0);
-  const total = Math.min(epochs * stepsPerEpoch(loaded.examples.length, { batch, accum }), o.maxSteps ?? Infinity);
-  const run: Run = { o, out, paths, config, encoder, examples: loaded.examples, valExamples: val.examples, store, log, batch, accum, seed, total };
+  const epochExamples = epochSize(sourceCounts(sources), mix);
+  const total = Math.min(epochs * stepsPerEpoch(epochExamples, { batch, accum }), o.maxSteps ?? Infinity);
+  const run: Run = { o, out, paths, config, encoder, examples: loaded.examples, sources, mix, epochExamples, valExamples: val.examples, store, log, batch, accum, seed, total };
   return { run, checkpoint, initSource };
 }
 
-/** Runs the frozen encoder over every crop that has no cached features yet. */
+/** Runs the frozen encoder over every crop that has no cached features yet; null when stopped by the signal. */
 async function cacheFeatures(
   examples: readonly Example[],
-  o: { config: ModelDirConfig; encoder?: ResolvedEncoder; weights?: WeightSource; cache: string; threads?: number; emit: (e: TrainEvent) => void },
-): Promise<FeatureStore> {
+  o: { config: ModelDirConfig; encoder?: ResolvedEncoder; weights?: WeightSource; cache: string; threads?: number; signal?: AbortSignal; emit: (e: TrainEvent) => void },
+): Promise<FeatureStore | null> {
   const extractor = await encoderExtractor(o.config, { encoder: o.encoder, weights: o.weights, threads: o.threads });
   try {
     const store = await FeatureStore.open(o.cache, extractor);
-    await store.ensure(
+    const done = await store.ensure(
       examples.flatMap((e) => e.frames),
       (done, total) => o.emit({ type: 'encode', done, total }),
+      o.signal,
     );
-    return store;
+    return done ? store : null;
   } finally {
     await extractor.release();
   }
@@ -202,6 +224,13 @@ async function saveModel(run: Run, dir: string, trained: Map<string, HostTensor>
   const own = new Set(run.encoder?.weights?.tensors.keys());
   const names = modelParams(run.config.face_llava, run.encoder?.network).filter((p) => !own.has(p.name) && !trained.has(p.name));
   const rest = source ? loadWeights(names, source, { strict: false }).weights : new Map<string, HostTensor>();
-  const training = { run: run.out, stages: run.o.stages.slice(0, k + 1), updates_per_stage: run.total, examples: run.examples.length };
+  const training = {
+    run: run.out,
+    stages: run.o.stages.slice(0, k + 1),
+    updates_per_stage: run.total,
+    examples: run.examples.length,
+    examples_per_epoch: run.epochExamples,
+    ...(run.mix.min !== undefined || run.mix.max !== undefined ? { source_min: run.mix.min ?? null, source_max: run.mix.max ?? null } : {}),
+  };
   await savePretrained(dir, { config: { ...run.config, training }, weights: new Map([...rest, ...trained]), encoder: run.encoder, dtype: run.o.saveDtype });
 }
