@@ -148,7 +148,7 @@ describe('judging an evaluation run', () => {
     const labels = server!.requests.map((r) => /label of this image: (real|fake)\./.exec((userParts(r).at(-1) as { text: string }).text)?.[1]);
     expect(new Set(labels)).toEqual(new Set(result.predictions.map((p) => p.truth)));
 
-    const info = { model: 'm', generation: { temperature: 0.1, top_k: 50, max_new_tokens: 8 }, seed: 0, created: new Date(0) };
+    const info = { model: 'm', generation: { temperature: 0.1, top_k: 50, max_new_tokens: 8 }, seed: 0, created: new Date(0), crop: 'whole', limit: null };
     const report = renderReport(evalMetrics(result, info), result);
     expect(report).toContain('## Reasoning ratings (judge: judge-test)\n\n3 of 4 answers rated (1 without valid ratings); each criterion from 1 to 10.');
     expect(report).toMatch(/\| media consistency \| 7\.00 \|/);

@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evalCommand, type CliIo } from '../src/cli/eval.js';
 import type { Task } from '../src/data/build/types.js';
@@ -14,6 +16,7 @@ import { classificationReport, type ClassificationReport } from '../src/eval/met
 import { expertFaceReader, modelAnswerer, runEval, type Answerer, type FaceReader, type PredictionRecord } from '../src/eval/run.js';
 import { readAnswer, scoreTask } from '../src/eval/tasks.js';
 import { selectSourceRows } from '../src/data/faceinstruct.js';
+import { sampleKey } from '../src/data/build/select.js';
 import { writeSafetensors } from '../src/graph/safetensors.js';
 import { createFaceExpert } from '../src/face/index.js';
 import { loadPretrained, savePretrained } from '../src/model/pretrained.js';
@@ -29,17 +32,21 @@ const hasFfmpeg = (() => {
     return false;
   }
 })();
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const root = mkdtempSync(join(tmpdir(), 'face-llava-eval-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** The first `n` rows of a pack's split, as columns by name. */
-function packRows(pack: string, split: string, n: number): Record<string, string>[] {
+/**
+ * The rows `--limit n` evaluates, in file order, as columns by name: of the split's rows (by the pack's split column,
+ * or all rows), the n whose seeded hash of `<pack>/<file>` ranks lowest.
+ */
+function packRows(pack: string, split: string | undefined, n: number): Record<string, string>[] {
   const [header, ...lines] = readFileSync(join(DATA, pack, 'labels.csv'), 'utf8').trim().split(/\r?\n/);
   const names = header.split(',');
-  return lines
-    .map((line) => Object.fromEntries(line.split(',').map((cell, i) => [names[i], cell])))
-    .filter((row) => row.split === split)
-    .slice(0, n);
+  const rows = lines.map((line) => Object.fromEntries(line.split(',').map((cell, i) => [names[i], cell]))).filter((row) => split === undefined || row.split === split);
+  const key = (row: Record<string, string>) => sampleKey('eval', `${pack}/${row.file}`);
+  const cutoff = rows.map(key).sort((a, b) => a - b)[n - 1];
+  return rows.filter((row) => key(row) <= cutoff);
 }
 
 /** Faces without the face expert: a 2×2 black crop per image. */
@@ -75,7 +82,7 @@ function expectConsistent(dir: string, task: Task): void {
   expect(readFileSync(join(dir, 'chart.svg'), 'utf8')).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[\s\S]*<\/svg>\n$/);
 }
 
-const info = { model: '/models/scripted', generation: { temperature: 0.1, top_k: 50, max_new_tokens: 64 }, seed: 0, created: new Date('2025-01-01T00:00:00Z') };
+const info = { model: '/models/scripted', generation: { temperature: 0.1, top_k: 50, max_new_tokens: 64 }, seed: 0, created: new Date('2025-01-01T00:00:00Z'), crop: 'whole', limit: null };
 
 describe('evaluation with scripted answers', () => {
   it('expression: reads each answer, scores UAR and WAR, and draws the confusion matrix', async () => {
@@ -131,9 +138,9 @@ describe('evaluation with scripted answers', () => {
   });
 
   it('action units: F1 per AU that occurs, and their mean', async () => {
-    const rows = packRows('ckplus', 'train', 6);
+    const rows = packRows('ckplus', undefined, 6);
     const script = rows.map((r) => `The active action units are ${r.aus.split(' ').map((au) => `AU${au}`).join(', ')}.`);
-    const result = await runEval({ task: 'au', pack: 'ckplus', dataRoot: DATA, split: 'train', limit: 6, faces: blankFaces, answerer: scripted(script) });
+    const result = await runEval({ task: 'au', pack: 'ckplus', dataRoot: DATA, limit: 6, faces: blankFaces, answerer: scripted(script) });
     if (result.score.task !== 'au') throw new Error('unreachable');
     const occurring = [...new Set(rows.flatMap((r) => r.aus.split(' ').map(Number)))].sort((a, b) => a - b);
     expect(result.score.report.perAu.map((s) => s.au)).toEqual(occurring);
@@ -306,6 +313,29 @@ describe('face-llava eval', () => {
     expect(stdout.trim().split('\n').at(-1)).toBe(join(out, 'report.md'));
   });
 
+  it('crops as the build does: the detected face, or the whole picture where no face is found', async () => {
+    const expert = await createFaceExpert();
+    try {
+      const detect = expertFaceReader(expert, { crop: 'detect', frames: 8 });
+      const whole = expertFaceReader(expert, { crop: 'whole', frames: 8 });
+      const face = readFileSync(join(REPO, 'samples', 'face.jpg'));
+      const detected = await detect.read(face);
+      const taken = await whole.read(face);
+      // The detected crop frames the face (box ×1.4) and differs from the whole 256×256 picture.
+      expect(detected.crops[0].width).toBe(256);
+      expect(Buffer.compare(Buffer.from(detected.crops[0].rgb), Buffer.from(taken.crops[0].rgb))).not.toBe(0);
+      // A grey picture has no face: it is taken whole rather than dropped from the score.
+      const grey = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 128, g: 128, b: 128 } } }).jpeg().toBuffer();
+      const fallback = await detect.read(grey);
+      expect(fallback.crops).toHaveLength(1);
+      expect(fallback.landmarks[0]).toHaveLength(68);
+      // What is not a picture is still an error.
+      await expect(detect.read(Buffer.from('not an image'))).rejects.toThrow();
+    } finally {
+      expert.dispose();
+    }
+  });
+
   it.skipIf(!hasFfmpeg)('asks about a video with one placeholder per sampled frame', async () => {
     const folder = join(root, 'clips');
     mkdirSync(join(folder, 'happy'), { recursive: true });
@@ -325,7 +355,7 @@ describe('face-llava eval', () => {
         task: 'expression',
         pack: folder,
         dataRoot: DATA,
-        faces: expertFaceReader(expert, { detect: false, frames: 8 }),
+        faces: expertFaceReader(expert, { crop: 'whole', frames: 8 }),
         answerer: {
           answer: (questions, seed) => {
             asked.push(...questions.map((q) => ({ frames: q.media.crops.length, landmarks: q.media.landmarks.length, instruction: q.instruction })));

@@ -1,5 +1,6 @@
 // `face-llava eval`: a model directory answers the task's instruction on every sample of a data pack; the labels
-// read from its answers are scored with the paper's metrics. Results (report.md, chart.svg, metrics.json,
+// read from its answers are scored with the paper's metrics. `--model npm:human` or `npm:face-api` puts a library's
+// own face models in the model's place (src/eval/baselines/), scored the same way on the same crops. Results (report.md, chart.svg, metrics.json,
 // predictions.jsonl) go into --out; the headline numbers (or, with --json, metrics.json) on stdout; progress on
 // stderr.
 import { basename, join, resolve } from 'node:path';
@@ -8,10 +9,11 @@ import { TASKS, type Task } from '../data/build/types.js';
 import { DEFAULT_VAL_FRACTION, SPLIT_NAMES, type SplitName } from '../data/build/splits.js';
 import { ChatClient } from '../data/openai-client.js';
 import { createFaceExpert } from '../face/index.js';
-import { DEFAULT_MODEL_DIR, loadPretrained, PACKAGE_ROOT } from '../model/pretrained.js';
+import { DEFAULT_MODEL_DIR, loadPretrained, PACKAGE_ROOT, type GenerationDefaults } from '../model/pretrained.js';
+import { BASELINE_NAMES, BASELINE_VIDEO_FRAMES, checkBaselineTask, isBaselineName, loadBaseline } from '../eval/baselines/index.js';
 import { ReasoningJudge } from '../eval/judge.js';
 import { describeSplit, writeEvalOutputs, OUTPUT_FILES } from '../eval/report.js';
-import { expertFaceReader, modelAnswerer, runEval } from '../eval/run.js';
+import { type CropMode, expertFaceReader, modelAnswerer, runEval, type Answerer } from '../eval/run.js';
 import { resolveModelDir } from '../pipeline/model-dir.js';
 import { fraction, integer } from './options.js';
 import { headlines } from '../eval/tasks.js';
@@ -46,7 +48,7 @@ interface EvalCliOptions {
   judgeModel: string;
   maxNewTokens?: number;
   seed: number;
-  detectFaces?: boolean;
+  crop: CropMode;
   data: string;
   threads?: number;
 }
@@ -56,17 +58,47 @@ function timestamp(date: Date): string {
   return date.toISOString().slice(0, 19).replace(/:/g, '-');
 }
 
+/** What answers: a model directory, or a baseline (`npm:human`, `npm:face-api`), and what its run records. */
+interface LoadedAnswerer {
+  /** metrics.json's `model`: the directory, or the baseline's name as given. */
+  name: string;
+  answerer: Answerer;
+  generation: GenerationDefaults | null;
+  /** Frames sampled from a video. */
+  frames: number;
+  dispose(): Promise<void>;
+}
+
+async function loadAnswerer(o: EvalCliOptions, log: (line: string) => void): Promise<LoadedAnswerer> {
+  if (isBaselineName(o.model)) {
+    // Refuse an unsupported task before any network loads.
+    checkBaselineTask(o.model, o.task);
+    log(`loading the baseline ${o.model}`);
+    const baseline = await loadBaseline(o.model, o.task, { threads: o.threads });
+    if (o.judge) log('warning: a baseline answers with its label only; the judge has no reasoning to rate');
+    return { name: o.model, answerer: baseline.answerer, generation: null, frames: BASELINE_VIDEO_FRAMES, dispose: baseline.dispose };
+  }
+  const modelDir = resolveModelDir(o.model);
+  log(`loading the model from ${modelDir}`);
+  const pretrained = await loadPretrained(modelDir, { threads: o.threads });
+  const { tasks, generation, face_llava: modelConfig } = pretrained.config;
+  if (!tasks.includes(o.task)) log(`warning: the model was trained for ${tasks.join(', ')}, not ${o.task}`);
+  return {
+    name: modelDir,
+    answerer: modelAnswerer(pretrained, { maxNewTokens: o.maxNewTokens }),
+    generation: { ...generation, max_new_tokens: o.maxNewTokens ?? generation.max_new_tokens },
+    frames: modelConfig.frames_per_video,
+    dispose: () => pretrained.dispose(),
+  };
+}
+
 async function evaluate(o: EvalCliOptions, io: CliIo): Promise<void> {
   const log = (line: string) => io.stderr(`${line}\n`);
-  const modelDir = resolveModelDir(o.model);
   const created = new Date();
   const out = resolve(o.out ?? join('runs', `eval-${basename(o.pack).replace(/\.csv$/i, '')}-${o.task}-${timestamp(created)}`));
 
-  log(`loading the model from ${modelDir}`);
-  const pretrained = await loadPretrained(modelDir, { threads: o.threads });
+  const loaded = await loadAnswerer(o, log);
   try {
-    const { tasks, generation, face_llava: modelConfig } = pretrained.config;
-    if (!tasks.includes(o.task)) log(`warning: the model was trained for ${tasks.join(', ')}, not ${o.task}`);
     const judge = o.judge ? new ReasoningJudge(new ChatClient({ baseUrl: o.judge, model: o.judgeModel, apiKey: process.env[JUDGE_KEY_ENV] })) : undefined;
     const expert = await createFaceExpert();
     try {
@@ -80,8 +112,8 @@ async function evaluate(o: EvalCliOptions, io: CliIo): Promise<void> {
         limit: o.limit,
         batch: o.batch,
         seed: o.seed,
-        faces: expertFaceReader(expert, { detect: o.detectFaces ?? false, frames: modelConfig.frames_per_video }),
-        answerer: modelAnswerer(pretrained, { maxNewTokens: o.maxNewTokens }),
+        faces: expertFaceReader(expert, { crop: o.crop, frames: loaded.frames }),
+        answerer: loaded.answerer,
         judge,
         onProgress: (p) =>
           log(`${p.done}${o.limit !== undefined ? `/${o.limit}` : ''} answered, ${p.unreadable} unreadable, ${p.skipped} skipped, ${(p.elapsedMs / 1000 / p.done).toFixed(2)} s per sample`),
@@ -90,10 +122,12 @@ async function evaluate(o: EvalCliOptions, io: CliIo): Promise<void> {
       if (result.split !== null) log(`data: ${result.source}, ${describeSplit(result.split, result.splitAssignment)}`);
       if (judge) log('waiting for the judge');
       const metrics = await writeEvalOutputs(out, result, {
-        model: modelDir,
-        generation: { ...generation, max_new_tokens: o.maxNewTokens ?? generation.max_new_tokens },
+        model: loaded.name,
+        generation: loaded.generation,
         seed: o.seed,
         created,
+        crop: o.crop,
+        limit: o.limit ?? null,
       });
       if (o.json) io.stdout(JSON.stringify(metrics, null, 2) + '\n');
       else {
@@ -113,7 +147,7 @@ async function evaluate(o: EvalCliOptions, io: CliIo): Promise<void> {
       expert.dispose();
     }
   } finally {
-    await pretrained.dispose();
+    await loaded.dispose();
   }
 }
 
@@ -122,7 +156,11 @@ export function evalCommand(io: CliIo = processIo): Command {
     .description("answer a task's evaluation instruction on a data pack and score the answers with the paper's metrics")
     .requiredOption('--pack <pack>', 'a pack name (fer2013, ckplus, celeba, utkface, realorfake) or a folder of labelled images')
     .addOption(new Option('--task <task>', 'the task to evaluate').choices(TASKS).makeOptionMandatory())
-    .option('--model <dir>', `the model directory (default ${DEFAULT_MODEL_DIR})`)
+    .option(
+      '--model <dir>',
+      `the model directory (default ${DEFAULT_MODEL_DIR}), or a baseline: ${BASELINE_NAMES.join(' or ')}, the face models shipped in that npm ` +
+        'package (expression and age only), answering on the same face crops',
+    )
     .addOption(
       new Option(
         '--split <name>',
@@ -133,7 +171,7 @@ export function evalCommand(io: CliIo = processIo): Command {
       ).choices(SPLIT_NAMES),
     )
     .option('--val-fraction <x>', "the share of subjects (or files, for sources without splits) the split assignment sends to val; the build's --val-fraction", fraction, DEFAULT_VAL_FRACTION)
-    .option('--limit <n>', 'at most n samples, the first of the split', integer(1))
+    .option('--limit <n>', 'at most n samples: a fixed hash sample of the split (the same images for every model)', integer(1))
     .option('--batch <n>', 'answers generated together', integer(1), 4)
     .option('--out <dir>', 'output folder (default runs/eval-<pack>-<task>-<timestamp>)')
     .option('--json', 'print metrics.json on stdout')
@@ -141,7 +179,11 @@ export function evalCommand(io: CliIo = processIo): Command {
     .option('--judge-model <name>', 'the judge model', 'gpt-4o-mini')
     .option('--max-new-tokens <n>', "cap on the answer's length (default: the model's setting)", integer(1))
     .option('--seed <n>', 'sampling seed of the first sample; sample k uses seed + k', integer(0), 0)
-    .option('--detect-faces', 'detect the main face first (by default each image is taken as a face crop)')
+    .addOption(
+      new Option('--crop <mode>', 'detect: crop the main face as `data build` does (the whole picture where none is found); whole: the whole picture is the crop')
+        .choices(['detect', 'whole'])
+        .default('detect'),
+    )
     .option('--data <dir>', 'where pack names are looked up', DEFAULT_DATA_ROOT)
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer(1))
     .action(async (options: EvalCliOptions) => evaluate(options, io));

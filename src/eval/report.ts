@@ -16,11 +16,16 @@ export const OUTPUT_FILES = { report: 'report.md', chart: 'chart.svg', metrics: 
 
 /** What a run was, beyond its results. */
 export interface RunInfo {
-  /** The model directory. */
+  /** The model directory, or the baseline's name (`npm:human`). */
   model: string;
-  generation: GenerationDefaults;
+  /** How the model generated; null for a baseline, which answers with its label and generates nothing. */
+  generation: GenerationDefaults | null;
   seed: number;
   created: Date;
+  /** How pictures became face crops (run.ts CropMode). */
+  crop: string;
+  /** The --limit of the hash sample, if any. */
+  limit: number | null;
 }
 
 /** metrics.json. */
@@ -33,8 +38,10 @@ export interface EvalMetrics {
   model: string;
   instruction: string;
   created: string;
-  generation: GenerationDefaults;
+  generation: GenerationDefaults | null;
   seed: number;
+  crop: string;
+  limit: number | null;
   /** Samples scored. */
   n: number;
   /** Share of answers no label could be read from. */
@@ -59,6 +66,8 @@ export function evalMetrics(result: EvalResult, info: RunInfo): EvalMetrics {
     created: info.created.toISOString(),
     generation: info.generation,
     seed: info.seed,
+    crop: info.crop,
+    limit: info.limit,
     n: result.score.report.n,
     unreadable: result.score.report.unreadable,
     skipped: result.skipped.length,
@@ -203,9 +212,11 @@ export function renderReport(metrics: EvalMetrics, result: EvalResult): string {
     `# Evaluation: ${metrics.task} on ${metrics.source}`,
     '',
     `- model: \`${metrics.model}\``,
-    `- data: ${metrics.source}, ${describeSplit(metrics.split, metrics.splitAssignment)}; ${metrics.n} samples scored, ${metrics.skipped} skipped`,
+    `- data: ${metrics.source}, ${describeSplit(metrics.split, metrics.splitAssignment)}${metrics.limit !== null ? `, a hash sample of at most ${metrics.limit}` : ''}; ${metrics.n} samples scored, ${metrics.skipped} skipped; crops: ${metrics.crop}`,
     `- instruction: ${metrics.instruction}`,
-    `- generation: temperature ${generation.temperature}, top-k ${generation.top_k}, up to ${generation.max_new_tokens} new tokens, seed ${metrics.seed}`,
+    generation
+      ? `- generation: temperature ${generation.temperature}, top-k ${generation.top_k}, up to ${generation.max_new_tokens} new tokens, seed ${metrics.seed}`
+      : '- generation: none (a baseline answers with its label)',
     `- date: ${metrics.created}`,
     '',
     '## Metrics',

@@ -3,9 +3,10 @@
 // readings are scored with the paper's metrics, and optionally each answer's reasoning is rated by a judge LLM.
 // The face expert and the model sit behind two small interfaces, so a run can be driven by any answerer.
 import { openSource } from '../data/build/sources.js';
-import { assignSplit, DEFAULT_VAL_FRACTION, splitBasis, type SplitBasis, type SplitName } from '../data/build/splits.js';
+import { selectRows } from '../data/build/select.js';
+import { DEFAULT_VAL_FRACTION, splitBasis, type SplitBasis, type SplitName } from '../data/build/splits.js';
 import type { Task, TaskLabel } from '../data/build/types.js';
-import type { FaceExpert } from '../face/index.js';
+import { FaceExpertError, type FaceExpert } from '../face/index.js';
 import type { Pretrained } from '../model/pretrained.js';
 import { answerQuestions, type Question } from '../pipeline/generation.js';
 import { faceMedia, type FaceMedia } from '../pipeline/requests.js';
@@ -20,14 +21,25 @@ export interface FaceReader {
 }
 
 /**
- * The face expert as a FaceReader. The packs hold face crops, so by default detection is skipped (the whole
- * picture is the crop; landmarks are still located); `detect` finds the main face first. A video gives `frames`
- * frames sampled uniformly.
+ * How a sample's picture becomes the face crop. `detect` crops as `face-llava data build` does (the main face's box
+ * ×1.4, so faces sit framed as in training), falling back to the whole picture where no face is found — pack images
+ * are face crops already, and a sample dropped for that would flatter the score. `whole` takes the whole picture as
+ * the crop (landmarks are still located).
  */
-export function expertFaceReader(expert: FaceExpert, options: { detect: boolean; frames: number }): FaceReader {
+export type CropMode = 'detect' | 'whole';
+
+/** The face expert as a FaceReader; a video gives `frames` frames sampled uniformly. */
+export function expertFaceReader(expert: FaceExpert, options: { crop: CropMode; frames: number }): FaceReader {
+  const analyze = (bytes: Buffer, skipDetection: boolean) => expert.analyze(bytes, { skipDetection, frames: options.frames });
   return {
     async read(bytes) {
-      return faceMedia(await expert.analyze(bytes, { skipDetection: !options.detect, frames: options.frames }));
+      if (options.crop === 'whole') return faceMedia(await analyze(bytes, true));
+      try {
+        return faceMedia(await analyze(bytes, false));
+      } catch (err) {
+        if (err instanceof FaceExpertError && (err.code === 'NO_FACE' || err.code === 'TOO_FEW_FACE_FRAMES')) return faceMedia(await analyze(bytes, true));
+        throw err;
+      }
     },
   };
 }
@@ -83,7 +95,8 @@ export interface EvalOptions {
   split?: SplitName;
   /** The val share of subjects (or files) of that assignment; the build's default unless the build set another. */
   valFraction?: number;
-  /** At most this many samples, the first ones of the split. */
+  /** At most this many samples: a seeded hash sample of the split, as `data build --limit` draws it (the first rows
+   * of a pack can be anything but representative: UTKFace's are sorted by age). */
   limit?: number;
   /** Questions answered together (default 4). */
   batch?: number;
@@ -122,6 +135,9 @@ interface Pending {
   label: TaskLabel;
   read(): Promise<Buffer>;
 }
+
+/** Seeds `limit`'s sample: fixed, so runs of several models with the same limit score the same images. */
+const EVAL_SAMPLE_SEED = 'eval';
 
 export async function runEval(options: EvalOptions): Promise<EvalResult> {
   const { task, faces, answerer, judge } = options;
@@ -166,19 +182,14 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
   const source = await openSource(options.pack, task, options.dataRoot);
   try {
     let batch: Pending[] = [];
-    let taken = 0;
-    for await (const event of source.events()) {
-      if (options.limit !== undefined && taken >= options.limit) break;
+    const rows = await selectRows([source], { split: options.split, valFraction, limit: options.limit, seed: EVAL_SAMPLE_SEED, part: { index: 0, count: 1 } });
+    for await (const event of rows.events) {
       if ('issue' in event) {
         skip({ file: event.issue.id, reason: event.issue.reason });
         continue;
       }
       const { item } = event;
-      if (options.split !== undefined) {
-        if (assignSplit(item, valFraction) !== options.split) continue;
-        bases.add(splitBasis(item));
-      }
-      taken++;
+      if (options.split !== undefined) bases.add(splitBasis(item));
       batch.push({ file: item.file, label: item.label, read: () => item.read() });
       if (batch.length >= batchSize) {
         await answerBatch(batch);

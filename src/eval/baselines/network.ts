@@ -1,0 +1,54 @@
+// A library's TF.js network on onnxruntime, through the project's importer (graph/tfjs-import.ts), fed NHWC
+// batches exactly as the library feeds TF.js. Files come from the installed package: nothing is downloaded.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { HostTensor } from '../../graph/host.js';
+import type { Session } from '../../graph/session.js';
+import { compileImported, importTfjsModel, type TfjsArtifacts } from '../../graph/tfjs-import.js';
+import type { FloatImages } from './preprocess.js';
+
+/**
+ * The root folder of an installed package, found as Node finds a bare import from here. (Not through
+ * `require.resolve('<package>/package.json')`: @vladmandic/human's `exports` do not include its package.json.)
+ */
+export function packageRoot(name: string): string {
+  const require = createRequire(import.meta.url);
+  for (const dir of require.resolve.paths(name) ?? []) {
+    const manifest = join(dir, name, 'package.json');
+    if (existsSync(manifest)) return dirname(manifest);
+  }
+  throw new Error(`package ${name} is not installed (npm ci installs it)`);
+}
+
+export class Network {
+  private constructor(
+    readonly name: string,
+    private readonly session: Session,
+    private readonly input: string,
+    /** Requested TF node names → graph output names (the same strings). */
+    readonly outputs: readonly string[],
+  ) {}
+
+  /** Imports `artifacts` with the given outputs (TF node names) and compiles them. */
+  static async load(name: string, artifacts: TfjsArtifacts, outputs: readonly string[], threads?: number): Promise<Network> {
+    const imported = importTfjsModel(artifacts, { outputs, graphName: name });
+    if (imported.inputs.length !== 1) throw new Error(`${name}: expected one input, got ${imported.inputs.length}`);
+    const session = await compileImported(imported, { threads });
+    return new Network(name, session, imported.inputs[0].name, imported.outputs.map((o) => o.name));
+  }
+
+  async run(x: FloatImages): Promise<Record<string, HostTensor>> {
+    return this.session.run({ [this.input]: { dtype: 'float32', shape: [x.n, x.height, x.width, x.channels], data: x.data } });
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Row `i` of a [n, k] output. */
+export function row(t: HostTensor, i: number): Float32Array {
+  const k = t.shape[t.shape.length - 1];
+  return (t.data as Float32Array).subarray(i * k, (i + 1) * k);
+}
