@@ -27,7 +27,7 @@ import {
 import { FACEAPI_EXPRESSION_LABELS, FACEAPI_EXPRESSIONS, faceApiInput } from '../src/eval/baselines/face-api.js';
 import { decodeHumanAge, HUMAN_EMOTIONS, humanEmotionInput, humanFaceresInput, humanFaceTensor, humanScore } from '../src/eval/baselines/human.js';
 import { argmax } from '../src/eval/baselines/answers.js';
-import type { FloatImages } from '../src/eval/baselines/preprocess.js';
+import { cropAndResizeWhole, type FloatImages } from '../src/eval/baselines/preprocess.js';
 import type { EvalMetrics } from '../src/eval/report.js';
 import type { PredictionRecord, Question } from '../src/eval/run.js';
 import { readAnswer } from '../src/eval/tasks.js';
@@ -238,6 +238,16 @@ describe('npm:face-api', () => {
   it('maps face-api\'s labels onto ours', () => {
     expect(faceapi.FACE_EXPRESSION_LABELS).toEqual(FACEAPI_EXPRESSION_LABELS);
     FACEAPI_EXPRESSION_LABELS.forEach((label, i) => expect(toExpression(label)).toBe(FACEAPI_EXPRESSIONS[i]));
+  });
+});
+
+describe('preprocessing', () => {
+  it('samples the whole image to any size without reading past its last row', () => {
+    // 4 rows to 188: y · 3/187 lands a rounding error past row 3 for some y.
+    const x: FloatImages = { n: 1, height: 4, width: 5, channels: 1, data: Float32Array.from({ length: 20 }, (_, i) => i) };
+    const out = cropAndResizeWhole(x, 188);
+    expect(out.data.every(Number.isFinite)).toBe(true);
+    expect([out.data[0], out.data[187], out.data[188 * 187], out.data[188 * 188 - 1]]).toEqual([0, 4, 15, 19]);
   });
 });
 

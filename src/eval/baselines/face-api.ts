@@ -6,13 +6,13 @@
 // every model is evaluated on), square already.
 //   face_expression_model (FaceFeatureExtractor + FC, softmax over 7): neutral, happy, sad, angry, fearful,
 //     disgusted, surprised (FACE_EXPRESSION_LABELS); top class = arg max.
-//   age_gender_model (TinyXception + FC heads, ./faceapi-age-graph.ts): age is a regression, in years, taken as is.
+//   age_gender_model (TinyXception + FC heads): age is a regression, in years, taken as is.
+// Both graphs are written out by graph/tfjs-import/faceapi.ts (face-api ships weights only).
 import { join } from 'node:path';
 import type { Expression } from '../../data/labels/expression.js';
 import type { RgbImage } from '../../face/rgb.js';
-import { readFaceApiModel } from '../../graph/tfjs-import.js';
+import { FACEAPI_NETS, readFaceApiModel, type FaceApiNet } from '../../graph/tfjs-import.js';
 import type { BaselinePredictor } from './answers.js';
-import { FACEAPI_AGE_INPUT_SIZE, FACEAPI_AGE_OUTPUTS, readFaceApiAgeModel } from './faceapi-age-graph.js';
 import { Network, packageRoot, row } from './network.js';
 import { cropsToFloat, resizeBilinear, type FloatImages } from './preprocess.js';
 
@@ -22,7 +22,8 @@ export const FACEAPI_PACKAGE = '@vladmandic/face-api';
 export const FACEAPI_EXPRESSION_LABELS = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'] as const;
 export const FACEAPI_EXPRESSIONS: readonly Expression[] = ['neutral', 'happy', 'sad', 'angry', 'fear', 'disgust', 'surprise'];
 
-const EXPRESSION_INPUT_SIZE = 112;
+const EXPRESSION_INPUT_SIZE = FACEAPI_NETS.face_expression.inputSize;
+const AGE_INPUT_SIZE = FACEAPI_NETS.age_gender.inputSize;
 
 /** What a face-api net is fed: the crops as [n, size, size, 3] in 0..255 (square crops need no padding). */
 export function faceApiInput(crops: readonly RgbImage[], size: number): FloatImages {
@@ -39,18 +40,21 @@ export class FaceApiBaseline implements BaselinePredictor {
     private readonly expressionNet: Network,
     private readonly expressionOutput: string,
     private readonly ageNet: Network,
+    private readonly ageOutput: string,
   ) {}
 
   static async load(options: { threads?: number } = {}): Promise<FaceApiBaseline> {
     const dir = join(packageRoot(FACEAPI_PACKAGE), 'model');
+    /** One of the net's named nodes (FaceApiModel.nodes) as the only output. */
+    const load = async (name: string, net: FaceApiNet, output: string) => {
+      const m = await readFaceApiModel(dir, net);
+      return { output: m.nodes[output], net: await Network.load(name, m.artifacts, [m.nodes[output]], options.threads) };
+    };
     const [expression, age] = await Promise.all([
-      readFaceApiModel(dir, 'face_expression').then(async (m) => ({
-        output: m.nodes.probabilities,
-        net: await Network.load('faceapi_expression', m.artifacts, [m.nodes.probabilities], options.threads),
-      })),
-      readFaceApiAgeModel(dir).then((a) => Network.load('faceapi_age_gender', a, [FACEAPI_AGE_OUTPUTS.age], options.threads)),
+      load('faceapi_expression', 'face_expression', 'probabilities'),
+      load('faceapi_age_gender', 'age_gender', 'age'),
     ]);
-    return new FaceApiBaseline(expression.net, expression.output, age);
+    return new FaceApiBaseline(expression.net, expression.output, age.net, age.output);
   }
 
   /** The expression net's softmax per crop, in FACEAPI_EXPRESSION_LABELS order. */
@@ -64,7 +68,7 @@ export class FaceApiBaseline implements BaselinePredictor {
   }
 
   async age(crops: readonly RgbImage[]): Promise<number[]> {
-    const out = (await this.ageNet.run(faceApiInput(crops, FACEAPI_AGE_INPUT_SIZE)))[FACEAPI_AGE_OUTPUTS.age];
+    const out = (await this.ageNet.run(faceApiInput(crops, AGE_INPUT_SIZE)))[this.ageOutput];
     return crops.map((_, i) => row(out, i)[0]);
   }
 

@@ -25,25 +25,31 @@ export function cropsToFloat(crops: readonly RgbImage[]): FloatImages {
   return { n: crops.length, height, width, channels: 3, data };
 }
 
-/** `tf.image.resizeBilinear(x, [outH, outW], alignCorners = false, halfPixelCenters = false)`. */
-export function resizeBilinear(x: FloatImages, outH: number, outW: number): FloatImages {
+/** Where one output row (or column) samples its input: between lines `lo` and `hi`, `frac` of the way. */
+interface Tap {
+  lo: number;
+  hi: number;
+  frac: number;
+}
+
+/** Sampling at the source coordinate `f`: lines floor(f) and ceil(f), the latter no further than `last`. */
+function tap(f: number, last = Infinity): Tap {
+  const lo = Math.max(0, Math.floor(f));
+  return { lo, hi: Math.min(last, Math.ceil(f)), frac: f - lo };
+}
+
+/**
+ * Every image sampled bilinearly at the given rows and columns: along each row between its two columns first,
+ * then between the two rows — the order (and so the rounding) of TF.js's cpu kernels.
+ */
+function sampleBilinear(x: FloatImages, rows: readonly Tap[], cols: readonly Tap[]): FloatImages {
   const { n, height, width, channels: c } = x;
-  const out = new Float32Array(n * outH * outW * c);
-  const rowRatio = height / outH;
-  const colRatio = width / outW;
+  const out = new Float32Array(n * rows.length * cols.length * c);
   let o = 0;
   for (let b = 0; b < n; b++) {
     const base = b * height * width * c;
-    for (let r = 0; r < outH; r++) {
-      const fr = rowRatio * r;
-      const r0 = Math.max(0, Math.floor(fr));
-      const r1 = Math.min(height - 1, Math.ceil(fr));
-      const dr = fr - r0;
-      for (let q = 0; q < outW; q++) {
-        const fq = colRatio * q;
-        const q0 = Math.max(0, Math.floor(fq));
-        const q1 = Math.min(width - 1, Math.ceil(fq));
-        const dq = fq - q0;
+    for (const { lo: r0, hi: r1, frac: dr } of rows) {
+      for (const { lo: q0, hi: q1, frac: dq } of cols) {
         for (let k = 0; k < c; k++) {
           const tl = x.data[base + (r0 * width + q0) * c + k];
           const tr = x.data[base + (r0 * width + q1) * c + k];
@@ -56,7 +62,17 @@ export function resizeBilinear(x: FloatImages, outH: number, outW: number): Floa
       }
     }
   }
-  return { n, height: outH, width: outW, channels: c, data: out };
+  return { n, height: rows.length, width: cols.length, channels: c, data: out };
+}
+
+/** `tf.image.resizeBilinear(x, [outH, outW], alignCorners = false, halfPixelCenters = false)`. */
+export function resizeBilinear(x: FloatImages, outH: number, outW: number): FloatImages {
+  const { height, width } = x;
+  const rowRatio = height / outH;
+  const colRatio = width / outW;
+  const rows = Array.from({ length: outH }, (_, r) => tap(rowRatio * r, height - 1));
+  const cols = Array.from({ length: outW }, (_, q) => tap(colRatio * q, width - 1));
+  return sampleBilinear(x, rows, cols);
 }
 
 /**
@@ -64,36 +80,14 @@ export function resizeBilinear(x: FloatImages, outH: number, outW: number): Floa
  * from the first to the last pixel centre (y_src = y · (in − 1)/(size − 1)).
  */
 export function cropAndResizeWhole(x: FloatImages, size: number): FloatImages {
-  const { n, height, width, channels: c } = x;
-  const out = new Float32Array(n * size * size * c);
+  const { height, width } = x;
   const hs = size > 1 ? (height - 1) / (size - 1) : 0;
   const ws = size > 1 ? (width - 1) / (size - 1) : 0;
-  let o = 0;
-  for (let b = 0; b < n; b++) {
-    const base = b * height * width * c;
-    for (let y = 0; y < size; y++) {
-      const fy = size > 1 ? y * hs : 0.5 * (height - 1);
-      const y0 = Math.floor(fy);
-      const y1 = Math.ceil(fy);
-      const dy = fy - y0;
-      for (let xq = 0; xq < size; xq++) {
-        const fx = size > 1 ? xq * ws : 0.5 * (width - 1);
-        const x0 = Math.floor(fx);
-        const x1 = Math.ceil(fx);
-        const dx = fx - x0;
-        for (let k = 0; k < c; k++) {
-          const tl = x.data[base + (y0 * width + x0) * c + k];
-          const tr = x.data[base + (y0 * width + x1) * c + k];
-          const bl = x.data[base + (y1 * width + x0) * c + k];
-          const br = x.data[base + (y1 * width + x1) * c + k];
-          const top = tl + (tr - tl) * dx;
-          const bottom = bl + (br - bl) * dx;
-          out[o++] = top + (bottom - top) * dy;
-        }
-      }
-    }
-  }
-  return { n, height: size, width: size, channels: c, data: out };
+  // y · hs can land a rounding error past the last pixel centre (3.0000000000000004 of 4 rows): clamp, or the
+  // sample reads past the image.
+  const rows = Array.from({ length: size }, (_, y) => tap(size > 1 ? y * hs : 0.5 * (height - 1), height - 1));
+  const cols = Array.from({ length: size }, (_, xq) => tap(size > 1 ? xq * ws : 0.5 * (width - 1), width - 1));
+  return sampleBilinear(x, rows, cols);
 }
 
 /** An elementwise op on every value, stored in float32 as a TF.js op stores it. */

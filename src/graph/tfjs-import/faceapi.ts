@@ -22,6 +22,9 @@ export const FACEAPI_NETS = {
   face_expression: { file: 'face_expression_model', inputSize: 112 },
   /** The same extractor trained for 68 landmarks (FC to 136 coordinates), 112×112. Map 7×7×256. */
   face_landmark_68: { file: 'face_landmark_68_model', inputSize: 112 },
+  /** TinyXception (2 middle blocks) + two FC heads, 112×112: `age` (a regression, in years) and `gender` (softmax
+   * over male, female). Map 7×7×512. */
+  age_gender: { file: 'age_gender_model', inputSize: 112 },
 } as const;
 export type FaceApiNet = keyof typeof FACEAPI_NETS;
 
@@ -199,11 +202,28 @@ function normalizeInput(b: GraphDefBuilder, input: string): string {
   return b.binary('normalize/div', 'RealDiv', b.binary('normalize/sub', 'Sub', input, mean), scale);
 }
 
+/** `tf.add(tf.conv2d(x, filters, stride, padding), bias)`, over the weights `${prefix}/filters` and `${prefix}/bias`. */
+function biasedConv(b: GraphDefBuilder, x: string, prefix: string, stride: number, padding: 'SAME' | 'VALID'): string {
+  const conv = b.conv2d(`${prefix}/Conv2D`, x, `${prefix}/filters`, stride, padding);
+  return b.binary(`${prefix}/add_bias`, 'AddV2', conv, b.weight(`${prefix}/bias`));
+}
+
+/** face-api's depthwiseSeparableConv: `tf.separableConv2d(x, dw, pw, stride, 'same')` plus bias. */
+function separableConv(b: GraphDefBuilder, x: string, prefix: string, stride: number): string {
+  const dw = b.depthwise(`${prefix}/depthwise`, x, `${prefix}/depthwise_filter`, stride, 'SAME');
+  const pw = b.conv2d(`${prefix}/pointwise`, dw, `${prefix}/pointwise_filter`, 1, 'VALID');
+  return b.binary(`${prefix}/add_bias`, 'AddV2', pw, b.weight(`${prefix}/bias`));
+}
+
+/** face-api's fullyConnectedLayer: `tf.add(tf.matMul(x, weights), bias)`. */
+function fullyConnected(b: GraphDefBuilder, x: string, prefix: string): string {
+  return b.binary(`${prefix}/add_bias`, 'AddV2', b.matmul(`${prefix}/MatMul`, x, `${prefix}/weights`), b.weight(`${prefix}/bias`));
+}
+
 // ---- face recognition (faceRecognitionNet/*.ts) ----
 
 function convLayer(b: GraphDefBuilder, x: string, prefix: string, stride: number, withRelu: boolean, padding: 'SAME' | 'VALID'): string {
-  let out = b.conv2d(`${prefix}/conv/Conv2D`, x, `${prefix}/conv/filters`, stride, padding);
-  out = b.binary(`${prefix}/conv/add_bias`, 'AddV2', out, b.weight(`${prefix}/conv/bias`));
+  let out = biasedConv(b, x, `${prefix}/conv`, stride, padding);
   out = b.binary(`${prefix}/scale/mul`, 'Mul', out, b.weight(`${prefix}/scale/weights`));
   out = b.binary(`${prefix}/scale/add`, 'AddV2', out, b.weight(`${prefix}/scale/biases`));
   return withRelu ? b.relu(`${prefix}/relu`, out) : out;
@@ -250,16 +270,8 @@ function faceRecognitionGraph(b: GraphDefBuilder): { outputs: Record<string, str
 
 // ---- FaceFeatureExtractor + FC head (faceFeatureExtractor/*.ts, faceProcessor/*.ts) ----
 
-function separableConv(b: GraphDefBuilder, x: string, prefix: string, stride: number): string {
-  const dw = b.depthwise(`${prefix}/depthwise`, x, `${prefix}/depthwise_filter`, stride, 'SAME');
-  const pw = b.conv2d(`${prefix}/pointwise`, dw, `${prefix}/pointwise_filter`, 1, 'VALID');
-  return b.binary(`${prefix}/add_bias`, 'AddV2', pw, b.weight(`${prefix}/bias`));
-}
-
 function denseBlock4(b: GraphDefBuilder, x: string, prefix: string, isFirst: boolean): string {
-  const conv0 = isFirst
-    ? b.binary(`${prefix}/conv0/add_bias`, 'AddV2', b.conv2d(`${prefix}/conv0/Conv2D`, x, `${prefix}/conv0/filters`, 2, 'SAME'), b.weight(`${prefix}/conv0/bias`))
-    : separableConv(b, x, `${prefix}/conv0`, 2);
+  const conv0 = isFirst ? biasedConv(b, x, `${prefix}/conv0`, 2, 'SAME') : separableConv(b, x, `${prefix}/conv0`, 2);
   const out1 = b.relu(`${prefix}/out1`, conv0);
   const out2 = separableConv(b, out1, `${prefix}/conv1`, 1);
   const in3 = b.relu(`${prefix}/in3`, b.binary(`${prefix}/sum3`, 'AddV2', out1, out2));
@@ -279,12 +291,54 @@ function featureExtractorGraph(b: GraphDefBuilder, softmax: boolean): { outputs:
   const map = denseBlock4(b, out, 'dense3', false);
   const pooled4 = b.pool('avg_pool', 'AvgPool', map, 7, 2, 'VALID');
   const pooled = b.reshape('features', pooled4, [-1, 256]);
-  const fc = b.binary('fc/add_bias', 'AddV2', b.matmul('fc/MatMul', pooled, 'fc/weights'), b.weight('fc/bias'));
-  const logits = b.identity('logits', fc);
+  const logits = b.identity('logits', fullyConnected(b, pooled, 'fc'));
   const outputs: Record<string, string> = { map, pooled, logits };
   if (softmax) outputs.probabilities = b.softmax('probabilities', logits);
   return { outputs };
 }
+
+// ---- TinyXception + age and gender heads (xception/TinyXception.ts, ageGenderNet/AgeGenderNet.ts) ----
+
+/** TinyXception(2), as AgeGenderNet builds it. */
+const AGE_GENDER_MAIN_BLOCKS = 2;
+
+function reductionBlock(b: GraphDefBuilder, x: string, prefix: string, activateInput: boolean): string {
+  let out = activateInput ? b.relu(`${prefix}/relu_in`, x) : x;
+  out = separableConv(b, out, `${prefix}/separable_conv0`, 1);
+  out = separableConv(b, b.relu(`${prefix}/relu0`, out), `${prefix}/separable_conv1`, 1);
+  out = b.pool(`${prefix}/max_pool`, 'MaxPool', out, 3, 2, 'SAME');
+  // The shortcut takes the block's input before its ReLU.
+  return b.binary(`${prefix}/add`, 'AddV2', out, biasedConv(b, x, `${prefix}/expansion_conv`, 2, 'SAME'));
+}
+
+function mainBlock(b: GraphDefBuilder, x: string, prefix: string): string {
+  let out = x;
+  for (let i = 0; i < 3; i++) out = separableConv(b, b.relu(`${prefix}/relu${i}`, out), `${prefix}/separable_conv${i}`, 1);
+  return b.binary(`${prefix}/add`, 'AddV2', out, x);
+}
+
+/** Outputs `age` ([n, 1], years) and `gender` ([n, 2] softmax: male, female) besides `map` and `pooled`. */
+function ageGenderGraph(b: GraphDefBuilder): { outputs: Record<string, string> } {
+  const input = b.placeholder('input', 112, 3);
+  let out = normalizeInput(b, input);
+  out = b.relu('entry_flow/conv_in/relu', biasedConv(b, out, 'entry_flow/conv_in', 2, 'SAME'));
+  out = reductionBlock(b, out, 'entry_flow/reduction_block_0', false);
+  out = reductionBlock(b, out, 'entry_flow/reduction_block_1', true);
+  for (let i = 0; i < AGE_GENDER_MAIN_BLOCKS; i++) out = mainBlock(b, out, `middle_flow/main_block_${i}`);
+  out = reductionBlock(b, out, 'exit_flow/reduction_block', true);
+  const map = b.relu('exit_flow/relu', separableConv(b, out, 'exit_flow/separable_conv', 1));
+  const pooled = b.reshape('features', b.pool('avg_pool', 'AvgPool', map, 7, 2, 'VALID'), [-1, 512]);
+  const age = fullyConnected(b, pooled, 'fc/age');
+  const gender = b.softmax('gender/softmax', fullyConnected(b, pooled, 'fc/gender'));
+  return { outputs: { map, pooled, age, gender } };
+}
+
+const GRAPHS: Record<FaceApiNet, (b: GraphDefBuilder) => { outputs: Record<string, string> }> = {
+  face_recognition: faceRecognitionGraph,
+  face_expression: (b) => featureExtractorGraph(b, true),
+  face_landmark_68: (b) => featureExtractorGraph(b, false),
+  age_gender: ageGenderGraph,
+};
 
 export interface FaceApiModel {
   artifacts: TfjsArtifacts;
@@ -299,8 +353,7 @@ export async function readFaceApiModel(dir: string, net: FaceApiNet): Promise<Fa
   const manifest = JSON.parse(await readFile(join(dir, `${file}-weights_manifest.json`), 'utf8')) as TfWeightsGroup[];
   const { specs, data } = await readWeightsManifest(manifest, dir, `${file}-weights_manifest.json`);
   const b = new GraphDefBuilder(new Map(specs.map((s) => [s.name, s])));
-  const { outputs } =
-    net === 'face_recognition' ? faceRecognitionGraph(b) : featureExtractorGraph(b, net === 'face_expression');
+  const { outputs } = GRAPHS[net](b);
   const extra = b.extraData.reduce((n, d) => n + d.byteLength, 0);
   const weightData = new Uint8Array(data.byteLength + extra);
   weightData.set(data, 0);
