@@ -1,0 +1,80 @@
+// The model that ships in models/default: it loads with no arguments, is the size the model card states, answers
+// every task about the sample face with a label that can be read out of the answer, and reads held-out faces
+// better than a majority guess (a regression guard, far below the model card's figures, on a few validation
+// images the model never trained on).
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TASKS } from '../src/data/build/types.js';
+import { createFaceExpert, type FaceExpert } from '../src/face/index.js';
+import { DEFAULT_MODEL_DIR, loadPretrained, PACKAGE_ROOT } from '../src/model/pretrained.js';
+import { expertFaceReader, modelAnswerer, runEval } from '../src/eval/run.js';
+import { FaceLlavaPipeline } from '../src/pipeline/index.js';
+import { packAvailable } from './helpers/face-packs.js';
+
+const DATA = join(PACKAGE_ROOT, '..', 'shared', 'data');
+const SAMPLE = join(PACKAGE_ROOT, 'samples', 'face.jpg');
+
+describe('the shipped default model', () => {
+  let fl: FaceLlavaPipeline;
+  beforeAll(async () => {
+    fl = await FaceLlavaPipeline.load({ threads: 2 });
+  });
+  afterAll(() => fl?.dispose());
+
+  it('is a float16 model directory under 60 MB, trained for the five tasks', async () => {
+    const bytes = statSync(join(DEFAULT_MODEL_DIR, 'model.safetensors')).size;
+    expect(bytes).toBeLessThan(60 * 1024 * 1024);
+    const pretrained = await loadPretrained(DEFAULT_MODEL_DIR, { threads: 1 });
+    try {
+      expect([...pretrained.config.tasks].sort()).toEqual([...TASKS].sort());
+      expect(pretrained.config.encoder).toMatchObject({ kind: 'npm', package: '@vladmandic/human', model: 'faceres' });
+    } finally {
+      await pretrained.dispose();
+    }
+  });
+
+  it('answers every task about the sample face with a label the answer states', async () => {
+    const r = await fl.analyze(SAMPLE, { task: 'all', sampling: { seed: 0 } });
+    for (const task of TASKS) {
+      const answer = r.answers[task];
+      expect(answer.answer.length).toBeGreaterThan(10);
+      expect(answer.label, `${task}: ${answer.answer}`).not.toBeNull();
+    }
+    expect(r.faces).toHaveLength(1);
+  });
+
+  describe.skipIf(!packAvailable('fer2013') || !packAvailable('ckplus'))('on held-out validation faces', () => {
+    let expert: FaceExpert;
+    beforeAll(async () => {
+      expert = await createFaceExpert();
+    });
+    afterAll(() => expert?.dispose());
+
+    // The model card's protocol: crops as in training, CK+ subjects split as its build split them (20 % to val).
+    const evaluate = async (pack: string, limit: number) => {
+      const pretrained = await loadPretrained(DEFAULT_MODEL_DIR, { threads: 2 });
+      try {
+        const faces = expertFaceReader(expert, { crop: 'detect', frames: 8 });
+        const result = await runEval({ task: 'expression', pack, dataRoot: DATA, split: 'val', valFraction: 0.2, limit, faces, answerer: modelAnswerer(pretrained) });
+        return result.score;
+      } finally {
+        await pretrained.dispose();
+      }
+    };
+
+    // Model card: WAR 0.468 on 1,500 images; majority 0.256.
+    it('reads FER2013 expressions better than the majority class', async () => {
+      const score = await evaluate('fer2013', 48);
+      if (score.task !== 'expression') throw new Error('unreachable');
+      expect(score.report.war).toBeGreaterThan(0.3);
+    });
+
+    // Model card: WAR 0.830 on the 147 images of the held-out subjects; majority 0.265.
+    it('reads CK+ expressions of subjects it never saw', async () => {
+      const score = await evaluate('ckplus', 40);
+      if (score.task !== 'expression') throw new Error('unreachable');
+      expect(score.report.war).toBeGreaterThan(0.6);
+    });
+  });
+});
