@@ -128,6 +128,24 @@ describe('mixing the sources of an epoch', () => {
     expect(new Set([...big(0), ...big(1)]).size).toBeGreaterThan(25);
   });
 
+  it('with balanceLabels, spreads a single-label source equally over its labels', () => {
+    // Source 0: 30 `real`, 10 `fake`; source 1: no single labels (left as it is).
+    const srcs = [...Array(40).fill(0), ...Array(6).fill(1)] as number[];
+    const labels = [...Array(30).fill('real'), ...Array(10).fill('fake'), ...Array(6).fill(undefined)] as (string | undefined)[];
+    const pool = epochPool(srcs, 0, 1, { min: 60, balanceLabels: true }, labels);
+    const of = (label: string) => pool.filter((i) => labels[i] === label).length;
+    expect([of('real'), of('fake')]).toEqual([30, 30]);
+    expect(pool.filter((i) => srcs[i] === 1)).toHaveLength(60);
+    // Every fake example three times; 30 of the 30 real ones once.
+    for (let i = 30; i < 40; i++) expect(pool.filter((j) => j === i)).toHaveLength(3);
+    expect(new Set(pool.filter((i) => labels[i] === 'real')).size).toBe(30);
+    // An odd quota: the first labels (sorted) get the extra example.
+    const odd = epochPool(srcs.slice(0, 40), 0, 1, { max: 21, balanceLabels: true }, labels);
+    expect([odd.filter((i) => labels[i] === 'fake').length, odd.filter((i) => labels[i] === 'real').length]).toEqual([11, 10]);
+    // Without the option, the labels change nothing.
+    expect(epochPool(srcs, 0, 1, { min: 60 }, labels)).toEqual(epochPool(srcs, 0, 1, { min: 60 }));
+  });
+
   it('refuses limits that are not whole numbers or out of order', () => {
     expect(() => checkMix({ min: 0 })).toThrow(/whole number/);
     expect(() => checkMix({ max: 2.5 })).toThrow(/whole number/);
@@ -151,12 +169,14 @@ describe('FaceInstruct records as examples', () => {
 
   it('tokenizes the Vicuna conversation with one placeholder per frame and labels on the answer only', async () => {
     const { dir, examples, tasks } = await load([
-      { id: 'a', image: 'media/a.jpg', conversations: turns('<image>\nWhat is the expression?', 'Happy.'), landmarks_2d: lm, task: 'expression', split: 'train' },
-      { id: 'v', video: 'media/v.mp4', conversations: turns('<video>\nWhat is the expression?', 'Sad.'), landmarks_2d: [lm, lm, lm], task: 'expression', split: 'train' },
+      { id: 'a', image: 'media/a.jpg', conversations: turns('<image>\nWhat is the expression?', 'Happy.'), landmarks_2d: lm, task: 'expression', label: 'happy', split: 'train' },
+      { id: 'v', video: 'media/v.mp4', conversations: turns('<video>\nWhat is the expression?', 'Sad.'), landmarks_2d: [lm, lm, lm], task: 'expression', label: ['sad'], split: 'train' },
       { id: 'x', image: 'media/x.jpg', conversations: turns('<image>\nHow old?', '30.'), landmarks_2d: lm, task: 'age', split: 'val' },
     ]);
     expect(examples.map((e) => e.id)).toEqual(['a', 'v']);
     expect(tasks).toEqual(['expression']);
+    // A single class label is kept for per-label balancing; others (AU lists, attribute lists) are not.
+    expect(examples.map((e) => e.label)).toEqual(['happy', undefined]);
     const [image, video] = examples;
     expect(image.frames).toEqual([{ file: path.join(dir, 'media/a.jpg') }]);
     expect(video.frames).toEqual([0, 1, 2].map((index) => ({ clip: path.join(dir, 'media/v.mp4'), index })));

@@ -31,6 +31,7 @@ interface TrainCliOptions {
   valEvery?: number;
   sourceMin?: number;
   sourceMax?: number;
+  balanceLabels?: boolean;
   cache?: string;
   threads?: number;
 }
@@ -64,6 +65,7 @@ async function withStoredSettings(o: TrainCliOptions, given: (key: keyof TrainCl
     valEvery: pick('valEvery', stored.val_every ?? undefined),
     sourceMin: pick('sourceMin', stored.source_min ?? undefined),
     sourceMax: pick('sourceMax', stored.source_max ?? undefined),
+    balanceLabels: pick('balanceLabels', stored.balance_labels ?? undefined),
     storedConfig: given('config') || stored.init ? undefined : stored.config,
   };
 }
@@ -105,6 +107,7 @@ Examples:
     .option('--val-every <n>', 'updates between validations (also at the end of each stage)', integer(1))
     .option('--source-min <n>', 'examples each --data path gives an epoch at least: smaller sources are repeated (balances small tasks)', integer(1))
     .option('--source-max <n>', 'examples each --data path gives an epoch at most: larger sources are subsampled afresh each epoch', integer(1))
+    .option('--balance-labels', 'spread each single-label source (expression, real/fake) equally over its labels every epoch')
     .option('--cache <dir>', 'where encoder features are cached (default <out>/cache)')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer(1))
     .action(async (cli: TrainCliOptions) => {
@@ -138,7 +141,7 @@ Examples:
           seed: o.seed,
           val: o.val,
           valEvery: o.valEvery,
-          mix: { min: o.sourceMin, max: o.sourceMax },
+          mix: { min: o.sourceMin, max: o.sourceMax, balanceLabels: o.balanceLabels },
           cache: o.cache,
           threads: o.threads,
           signal: abort.signal,

@@ -31,6 +31,8 @@ export interface Example {
   readonly length: number;
   /** Positions counted by the loss. */
   readonly answerTokens: number;
+  /** The record's single class label (`label` of expression and real/fake records), for per-label balancing. */
+  readonly label?: string;
 }
 
 export interface LoadOptions {
@@ -123,6 +125,7 @@ interface RawRecord {
   landmarks_2d?: unknown;
   split?: unknown;
   task?: unknown;
+  label?: unknown;
 }
 
 /** An example, a skip reason, or null for a record of the other split. */
@@ -173,6 +176,7 @@ function toExample(raw: unknown, folder: string, where: string, o: LoadOptions):
     landmarks,
     length: keep + frames.length * (perFrame - 1),
     answerTokens,
+    ...(typeof r.label === 'string' && { label: r.label }),
   };
 }
 

@@ -8,6 +8,10 @@
 // A source above `max` contributes a fresh seeded subset each epoch (so several epochs still see all of it); one
 // below `min` is repeated whole ⌊quota/n⌋ times plus a seeded subset for the rest. Without limits an epoch is every
 // example once, exactly the order the trainer used before mixing existed.
+//
+// With `balanceLabels`, a source whose examples all carry one class label (expression, real/fake) spreads its quota
+// equally over its labels, each label's examples repeated or subsampled as above: class-balanced sampling, so a 3:1
+// real/fake source does not teach the decoder the prior alone.
 import { seededRandom, shuffleInPlace } from '../util/random.js';
 
 export interface MixOptions {
@@ -15,6 +19,8 @@ export interface MixOptions {
   min?: number;
   /** More examples of a source are subsampled to this many per epoch. */
   max?: number;
+  /** Spread each single-label source's quota equally over its labels. */
+  balanceLabels?: boolean;
 }
 
 /** Examples of a source of `count` per epoch. */
@@ -39,25 +45,47 @@ export function sourceCounts(sources: readonly number[]): number[] {
  * The examples of one epoch (indices into the examples, repeats allowed), grouped by source in source order; the
  * data order (batches.ts) shuffles them. A pure function of the sources, the seed and the epoch.
  */
-export function epochPool(sources: readonly number[], epoch: number, seed: number, o: MixOptions): number[] {
+export function epochPool(sources: readonly number[], epoch: number, seed: number, o: MixOptions, labels?: readonly (string | undefined)[]): number[] {
   const members: number[][] = [];
   sources.forEach((s, i) => (members[s] ??= []).push(i));
-  if (o.min === undefined && o.max === undefined) return [...sources.keys()];
+  if (o.min === undefined && o.max === undefined && !o.balanceLabels) return [...sources.keys()];
   const pool: number[] = [];
   members.forEach((indices, s) => {
     if (!indices?.length) return;
     // The stream differs from the data order's (seededRandom(seed, epoch)) and from every other source's.
     const random = seededRandom(seed, 0x10000 + epoch * 4096 + s);
     const quota = sourceQuota(indices.length, o);
-    for (let k = 0; k + indices.length <= quota; k += indices.length) pool.push(...indices);
-    pool.push(...shuffleInPlace([...indices], random).slice(0, quota % indices.length));
+    const groups = o.balanceLabels && labels ? byLabel(indices, labels) : null;
+    if (!groups) return pool.push(...take(indices, quota, random));
+    groups.forEach((group, g) => pool.push(...take(group, Math.floor(quota / groups.length) + (g < quota % groups.length ? 1 : 0), random)));
   });
   return pool;
 }
 
+/** `quota` of `indices`: all of them ⌊quota/n⌋ times, then a seeded subset for the rest. */
+function take(indices: readonly number[], quota: number, random: () => number): number[] {
+  const out: number[] = [];
+  for (let k = 0; k + indices.length <= quota; k += indices.length) out.push(...indices);
+  out.push(...shuffleInPlace([...indices], random).slice(0, quota % indices.length));
+  return out;
+}
+
+/** The indices grouped by label, labels sorted; null when some example has no single label. */
+function byLabel(indices: readonly number[], labels: readonly (string | undefined)[]): number[][] | null {
+  const groups = new Map<string, number[]>();
+  for (const i of indices) {
+    const label = labels[i];
+    if (label === undefined) return null;
+    const group = groups.get(label);
+    if (group) group.push(i);
+    else groups.set(label, [i]);
+  }
+  return [...groups.keys()].sort().map((label) => groups.get(label)!);
+}
+
 /** `--source-min` / `--source-max` as settings: both whole numbers ≥ 1, min ≤ max. */
 export function checkMix(o: MixOptions): void {
-  for (const [name, v] of Object.entries(o)) {
+  for (const [name, v] of Object.entries({ min: o.min, max: o.max })) {
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`source ${name} must be a whole number ≥ 1, got ${v}`);
   }
   if (o.min !== undefined && o.max !== undefined && o.min > o.max) throw new Error(`source min (${o.min}) is above source max (${o.max})`);

@@ -47,6 +47,8 @@ export interface RunSettings {
   /** Per-source mixing limits (mixing.ts); null: none. */
   source_min: number | null;
   source_max: number | null;
+  /** Each single-label source's quota spread equally over its labels (mixing.ts); null: off. */
+  balance_labels: true | null;
 }
 
 export async function filesSha256(files: readonly JsonlFile[]): Promise<string> {
@@ -78,6 +80,7 @@ export async function claimRunFolder(dir: string, settings: RunSettings, resume:
   }
   if (!resume) throw new Error(`${dir} already holds a run: --resume continues it, or choose another --out`);
   const stored = (await readRunSettings(dir)) as unknown as Record<string, unknown>;
-  const differ = Object.keys(settings).filter((k) => JSON.stringify(stored[k]) !== JSON.stringify(settings[k as keyof RunSettings]));
+  // A setting added after the run began is missing from its run.json: null, its "off", matches it.
+  const differ = Object.keys(settings).filter((k) => JSON.stringify(stored[k] ?? null) !== JSON.stringify(settings[k as keyof RunSettings]));
   if (differ.length) throw new Error(`${dir} was started with other settings (${differ.join(', ')}): resume it with the settings in ${path}`);
 }

@@ -163,7 +163,13 @@ async function loop(run: Run, k: number, step: TrainStep, validate: Validate | u
 
 /** The epoch's steps over its mixed pool of examples, as indices into run.examples. */
 function mixedEpochSteps(run: Run, lengths: readonly number[], epoch: number): number[][][] {
-  const pool = epochPool(run.sources, epoch, run.seed, run.mix);
+  const pool = epochPool(
+    run.sources,
+    epoch,
+    run.seed,
+    run.mix,
+    run.examples.map((e) => e.label),
+  );
   return epochSteps(
     pool.map((i) => lengths[i]),
     epoch,

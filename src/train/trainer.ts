@@ -144,7 +144,7 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
   const dataFiles = await listJsonl(o.data);
   const valFiles = o.val?.length ? await listJsonl(o.val) : [];
   const tokenizer = llamaTokenizer();
-  const mix: MixOptions = { min: o.mix?.min, max: o.mix?.max };
+  const mix: MixOptions = { min: o.mix?.min, max: o.mix?.max, balanceLabels: o.mix?.balanceLabels };
   checkMix(mix);
   // Each --data path is one source of the mixture.
   const loaded: LoadedData = { examples: [], skipped: {}, tasks: [] };
@@ -182,6 +182,7 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
     val_every: o.valEvery ?? null,
     source_min: mix.min ?? null,
     source_max: mix.max ?? null,
+    balance_labels: mix.balanceLabels ? true : null,
   };
   await claimRunFolder(out, settings, o.resume ?? false);
   const checkpoint = o.resume ? loadCheckpoint(out) : null;
@@ -231,6 +232,7 @@ async function saveModel(run: Run, dir: string, trained: Map<string, HostTensor>
     examples: run.examples.length,
     examples_per_epoch: run.epochExamples,
     ...(run.mix.min !== undefined || run.mix.max !== undefined ? { source_min: run.mix.min ?? null, source_max: run.mix.max ?? null } : {}),
+    ...(run.mix.balanceLabels && { balance_labels: true }),
   };
   await savePretrained(dir, { config: { ...run.config, training }, weights: new Map([...rest, ...trained]), encoder: run.encoder, dtype: run.o.saveDtype });
 }
