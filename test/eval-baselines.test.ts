@@ -32,6 +32,7 @@ import type { EvalMetrics } from '../src/eval/report.js';
 import type { PredictionRecord, Question } from '../src/eval/run.js';
 import { readAnswer } from '../src/eval/tasks.js';
 import { packAvailable } from './helpers/face-packs.js';
+import { relativeError } from './helpers/error.js';
 
 const require = createRequire(import.meta.url);
 const ROOT = join(import.meta.dirname, '..');
@@ -95,18 +96,6 @@ function cropTensor(crops: readonly RgbImage[]): tf.Tensor4D {
   const data = new Float32Array(crops.length * width * height * 3);
   crops.forEach((c, i) => data.set(c.rgb, i * width * height * 3));
   return tf.tensor4d(data, [crops.length, height, width, 3]);
-}
-
-/** max |ours − ref| over max |ref|. */
-function relativeError(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(ours.length).toBe(ref.length);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    err = Math.max(err, Math.abs(ours[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return err / scale;
 }
 
 function expectImages(ours: FloatImages, ref: tf.Tensor, tolerance = 1e-4): void {

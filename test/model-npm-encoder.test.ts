@@ -24,6 +24,7 @@ import { encodePrompt, withImages } from '../src/text/chat.js';
 import { mulberry32 } from '../src/util/random.js';
 import { openSafetensors } from '../src/graph/safetensors.js';
 import { packAvailable, samplePack } from './helpers/face-packs.js';
+import { relativeError } from './helpers/error.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FACEAPI_EXPRESSION = { package: '@vladmandic/face-api', model: 'face_expression', layer: 'dense3/out', input_size: 112 };
@@ -81,18 +82,6 @@ function halve(t: HostTensor): HostTensor {
     }
   }
   return f32([n, c, h / 2, w / 2], out);
-}
-
-/** max |a − b| relative to max |b|. */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return err / scale;
 }
 
 /** The importer's own output at `layer` (NHWC) for NHWC pixels, as a standalone session. */

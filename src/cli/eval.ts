@@ -1,8 +1,8 @@
 // `face-llava eval`: a model directory answers the task's instruction on every sample of a data pack; the labels
 // read from its answers are scored with the paper's metrics. `--model npm:human` or `npm:face-api` puts a library's
-// own face models in the model's place (src/eval/baselines/), scored the same way on the same crops. Results (report.md, chart.svg, metrics.json,
-// predictions.jsonl) go into --out; the headline numbers (or, with --json, metrics.json) on stdout; progress on
-// stderr.
+// own face models in the model's place (src/eval/baselines/), scored the same way on the same crops. Results
+// (report.md, chart.svg, metrics.json, predictions.jsonl) go into --out; the headline numbers (or, with --json,
+// metrics.json) on stdout; progress on stderr.
 import { basename, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { TASKS, type Task } from '../data/build/types.js';
@@ -13,7 +13,7 @@ import { DEFAULT_MODEL_DIR, loadPretrained, PACKAGE_ROOT, type GenerationDefault
 import { BASELINE_NAMES, BASELINE_VIDEO_FRAMES, checkBaselineTask, isBaselineName, loadBaseline } from '../eval/baselines/index.js';
 import { ReasoningJudge } from '../eval/judge.js';
 import { describeSplit, writeEvalOutputs, OUTPUT_FILES } from '../eval/report.js';
-import { type CropMode, expertFaceReader, modelAnswerer, runEval, type Answerer } from '../eval/run.js';
+import { CROP_MODES, type CropMode, expertFaceReader, modelAnswerer, runEval, type Answerer } from '../eval/run.js';
 import { resolveModelDir } from '../pipeline/model-dir.js';
 import { fraction, integer } from './options.js';
 import { headlines } from '../eval/tasks.js';
@@ -181,7 +181,7 @@ export function evalCommand(io: CliIo = processIo): Command {
     .option('--seed <n>', 'sampling seed of the first sample; sample k uses seed + k', integer(0), 0)
     .addOption(
       new Option('--crop <mode>', 'detect: crop the main face as `data build` does (the whole picture where none is found); whole: the whole picture is the crop')
-        .choices(['detect', 'whole'])
+        .choices(CROP_MODES)
         .default('detect'),
     )
     .option('--data <dir>', 'where pack names are looked up', DEFAULT_DATA_ROOT)

@@ -26,7 +26,8 @@ export interface FaceReader {
  * are face crops already, and a sample dropped for that would flatter the score. `whole` takes the whole picture as
  * the crop (landmarks are still located).
  */
-export type CropMode = 'detect' | 'whole';
+export const CROP_MODES = ['detect', 'whole'] as const;
+export type CropMode = (typeof CROP_MODES)[number];
 
 /** The face expert as a FaceReader; a video gives `frames` frames sampled uniformly. */
 export function expertFaceReader(expert: FaceExpert, options: { crop: CropMode; frames: number }): FaceReader {

@@ -46,9 +46,9 @@ export function sourceCounts(sources: readonly number[]): number[] {
  * data order (batches.ts) shuffles them. A pure function of the sources, the seed and the epoch.
  */
 export function epochPool(sources: readonly number[], epoch: number, seed: number, o: MixOptions, labels?: readonly (string | undefined)[]): number[] {
+  if (o.min === undefined && o.max === undefined && !o.balanceLabels) return [...sources.keys()];
   const members: number[][] = [];
   sources.forEach((s, i) => (members[s] ??= []).push(i));
-  if (o.min === undefined && o.max === undefined && !o.balanceLabels) return [...sources.keys()];
   const pool: number[] = [];
   members.forEach((indices, s) => {
     if (!indices?.length) return;
@@ -56,18 +56,19 @@ export function epochPool(sources: readonly number[], epoch: number, seed: numbe
     const random = seededRandom(seed, 0x10000 + epoch * 4096 + s);
     const quota = sourceQuota(indices.length, o);
     const groups = o.balanceLabels && labels ? byLabel(indices, labels) : null;
-    if (!groups) return pool.push(...take(indices, quota, random));
-    groups.forEach((group, g) => pool.push(...take(group, Math.floor(quota / groups.length) + (g < quota % groups.length ? 1 : 0), random)));
+    if (!groups) take(pool, indices, quota, random);
+    else groups.forEach((group, g) => take(pool, group, Math.floor(quota / groups.length) + (g < quota % groups.length ? 1 : 0), random));
   });
   return pool;
 }
 
-/** `quota` of `indices`: all of them ⌊quota/n⌋ times, then a seeded subset for the rest. */
-function take(indices: readonly number[], quota: number, random: () => number): number[] {
-  const out: number[] = [];
-  for (let k = 0; k + indices.length <= quota; k += indices.length) out.push(...indices);
-  out.push(...shuffleInPlace([...indices], random).slice(0, quota % indices.length));
-  return out;
+/**
+ * Appends `quota` of `indices` to `out`: all of them ⌊quota/n⌋ times, then a seeded subset for the rest. (Element by
+ * element: spreading a source of 100k+ examples into push() would overflow the call's argument limit.)
+ */
+function take(out: number[], indices: readonly number[], quota: number, random: () => number): void {
+  for (let k = 0; k + indices.length <= quota; k += indices.length) for (const i of indices) out.push(i);
+  for (const i of shuffleInPlace([...indices], random).slice(0, quota % indices.length)) out.push(i);
 }
 
 /** The indices grouped by label, labels sorted; null when some example has no single label. */

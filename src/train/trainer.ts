@@ -141,18 +141,22 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
   const initSource = o.init ? openCheckpoint(resolve(o.init)) : undefined;
   const base = o.init ? (JSON.parse(await readFile(join(resolve(o.init), CONFIG_FILE_NAME), 'utf8')) as Record<string, unknown>) : { ...o.config };
   const faceLlava = parseFaceLlavaConfig(base.face_llava);
-  const dataFiles = await listJsonl(o.data);
+  // Each --data path is one source of the mixture.
+  const sourceFiles = await Promise.all(o.data.map((spec) => listJsonl([spec])));
+  const dataFiles = sourceFiles.flat();
   const valFiles = o.val?.length ? await listJsonl(o.val) : [];
   const tokenizer = llamaTokenizer();
   const mix: MixOptions = { min: o.mix?.min, max: o.mix?.max, balanceLabels: o.mix?.balanceLabels };
   checkMix(mix);
-  // Each --data path is one source of the mixture.
   const loaded: LoadedData = { examples: [], skipped: {}, tasks: [] };
   const sources: number[] = [];
-  for (const [s, spec] of o.data.entries()) {
-    const part = await loadExamples(await listJsonl([spec]), { tokenizer, config: faceLlava, split: 'train' });
-    loaded.examples.push(...part.examples);
-    sources.push(...part.examples.map(() => s));
+  for (const [s, files] of sourceFiles.entries()) {
+    const part = await loadExamples(files, { tokenizer, config: faceLlava, split: 'train' });
+    // One at a time: a spread of a large source would overflow the call's argument limit.
+    for (const example of part.examples) {
+      loaded.examples.push(example);
+      sources.push(s);
+    }
     for (const [reason, n] of Object.entries(part.skipped)) loaded.skipped[reason] = (loaded.skipped[reason] ?? 0) + n;
     loaded.tasks = [...new Set([...loaded.tasks, ...part.tasks])].sort();
   }

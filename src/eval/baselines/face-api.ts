@@ -13,7 +13,8 @@ import type { Expression } from '../../data/labels/expression.js';
 import type { RgbImage } from '../../face/rgb.js';
 import { FACEAPI_NETS, readFaceApiModel, type FaceApiNet } from '../../graph/tfjs-import.js';
 import type { BaselinePredictor } from './answers.js';
-import { Network, packageRoot, row } from './network.js';
+import { packageRoot } from '../../util/package-root.js';
+import { Network, row } from './network.js';
 import { cropsToFloat, resizeBilinear, type FloatImages } from './preprocess.js';
 
 export const FACEAPI_PACKAGE = '@vladmandic/face-api';

@@ -16,7 +16,8 @@ import type { Expression } from '../../data/labels/expression.js';
 import type { RgbImage } from '../../face/rgb.js';
 import { loadTfjsModel } from '../../graph/tfjs-import.js';
 import type { BaselinePredictor } from './answers.js';
-import { Network, packageRoot, row } from './network.js';
+import { packageRoot } from '../../util/package-root.js';
+import { Network, row } from './network.js';
 import { cropAndResizeWhole, cropsToFloat, mapValues, resizeBilinear, type FloatImages } from './preprocess.js';
 
 export const HUMAN_PACKAGE = '@vladmandic/human';

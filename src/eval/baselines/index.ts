@@ -26,7 +26,6 @@ const REGISTRY: Readonly<Record<string, Entry>> = {
 
 export const BASELINE_NAMES: readonly string[] = Object.keys(REGISTRY);
 
-
 /** Frames a baseline is shown from a video: the paper's 8, as the model's default frames_per_video. */
 export const BASELINE_VIDEO_FRAMES = 8;
 

@@ -1,25 +1,9 @@
 // A library's TF.js network on onnxruntime, through the project's importer (graph/tfjs-import.ts), fed NHWC
 // batches exactly as the library feeds TF.js. Files come from the installed package: nothing is downloaded.
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { HostTensor } from '../../graph/host.js';
 import type { Session } from '../../graph/session.js';
 import { compileImported, importTfjsModel, type TfjsArtifacts } from '../../graph/tfjs-import.js';
 import type { FloatImages } from './preprocess.js';
-
-/**
- * The root folder of an installed package, found as Node finds a bare import from here. (Not through
- * `require.resolve('<package>/package.json')`: @vladmandic/human's `exports` do not include its package.json.)
- */
-export function packageRoot(name: string): string {
-  const require = createRequire(import.meta.url);
-  for (const dir of require.resolve.paths(name) ?? []) {
-    const manifest = join(dir, name, 'package.json');
-    if (existsSync(manifest)) return dirname(manifest);
-  }
-  throw new Error(`package ${name} is not installed (npm ci installs it)`);
-}
 
 export class Network {
   private constructor(

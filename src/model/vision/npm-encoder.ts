@@ -13,9 +13,7 @@
 // Extra spec field `concat`: networks whose maps share the grid are appended along the channels, each fed the
 // frames average-pooled down to its own input size, e.g. faceres ⊕ face_expression = 7×7×1280 (see
 // docs/encoder-probes.md).
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { Dim, Tensor } from '../../graph/graph.js';
 import type { HostTensor } from '../../graph/host.js';
@@ -24,6 +22,7 @@ import { importTfjsModel, loadTfjsModel, readFaceApiModel, type ImportedTfjsMode
 import { tensorSource } from '../checkpoint.js';
 import type { NpmEncoderSpec, ResolvedEncoder } from '../pretrained.js';
 import { PreprocessSchema, type Preprocess } from '../preprocess.js';
+import { packageRoot } from '../../util/package-root.js';
 import type { FrozenNetwork } from './encoder.js';
 
 /** One network of the registry: where its files are and which of its feature maps becomes the tokens. */
@@ -101,19 +100,6 @@ export function isRegisteredNpmEncoder(spec: NpmEncoderSpec): boolean {
 /** The registry's networks, one line each, for error messages. */
 export function describeNpmNetworks(): string {
   return NPM_NETWORKS.map(describe).join('; ');
-}
-
-/**
- * The root folder of an installed package, found as Node finds a bare import from this file. (Not through
- * `require.resolve('<package>/package.json')`: @vladmandic/human's `exports` do not include its package.json.)
- */
-function packageRoot(name: string): string {
-  const require = createRequire(import.meta.url);
-  for (const dir of require.resolve.paths(name) ?? []) {
-    const manifest = join(dir, name, 'package.json');
-    if (existsSync(manifest)) return dirname(manifest);
-  }
-  throw new Error(`npm encoder: package ${name} is not installed (npm ci installs it)`);
 }
 
 /** The symbolic batch of the imported graph, replaced by the frames' own dimension when it is copied. */
