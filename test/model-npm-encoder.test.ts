@@ -14,7 +14,7 @@ import { Graph } from '../src/graph/graph.js';
 import { f32, numel, type HostTensor } from '../src/graph/host.js';
 import { compile } from '../src/graph/session.js';
 import { compileImported, importTfjsModel, loadTfjsModel, readFaceApiModel, type TfjsArtifacts } from '../src/graph/tfjs-import.js';
-import { loadWeights } from '../src/model/checkpoint.js';
+import { loadWeights, tensorSource } from '../src/model/checkpoint.js';
 import { DEFAULT_MODEL_CONFIG, parseFaceLlavaConfig } from '../src/model/config.js';
 import { preprocessFrames } from '../src/model/preprocess.js';
 import { defaultModelDirConfig, loadPretrained, modelParams, parseModelDirConfig, savePretrained, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
@@ -41,7 +41,8 @@ async function faces(): Promise<RgbImage[]> {
 async function runNetwork(encoder: ResolvedEncoder, frames: HostTensor): Promise<HostTensor> {
   const g = new Graph('npm_encoder_test');
   g.output('map', encoder.network.build(g.input('frames', 'float32', ['frames', ...encoder.network.inputShape])));
-  const { weights } = loadWeights(g.params.map((p) => ({ name: p.name, dtype: p.dtype, shape: p.shape as number[] })), [encoder.weights!]);
+  const sources = [encoder.weights!, ...(encoder.split ? [tensorSource(encoder.split.initial)] : [])];
+  const { weights } = loadWeights(g.params.map((p) => ({ name: p.name, dtype: p.dtype, shape: p.shape as number[] })), sources);
   const session = await compile(g, { params: 'initializers', weights: (name) => weights.get(name), threads: 2, noCache: true });
   try {
     return (await session.run({ frames })).map;
@@ -173,6 +174,27 @@ describe.skipIf(!packAvailable('realorfake'))('faceres on real faces', () => {
     const { artifacts } = await readFaceApiModel(join(ROOT, 'node_modules/@vladmandic/face-api/model'), 'face_expression');
     const reference = await importerOutput(artifacts, 'dense3/out', toNhwc(halve(frames)));
     expect(relativeError(toNhwc(channels(concat, 1024, 1280)).data as Float32Array, reference.data as Float32Array)).toBeLessThan(1e-5);
+  });
+
+  it('splits at train_from: the frozen prefix and the tail after it make the whole map; the tail\'s weights leave the encoder\'s', async () => {
+    const TRAIN_FROM = 'conv_pw_12_relu/clip_by_value';
+    const resolved = await resolveNpmEncoder({ ...FACERES_ENCODER, train_from: TRAIN_FROM });
+    const split = resolved.split!;
+    expect([split.channels, split.grid]).toEqual([1024, 7]);
+    // The tail is the last depthwise and pointwise block: 3×3×1024 + 1024×1024 weights and their batch-norm terms.
+    const tailSize = [...split.initial.values()].reduce((n, t) => n + numel(t.shape), 0);
+    expect(tailSize).toBeGreaterThan(1.05e6);
+    expect(tailSize).toBeLessThan(1.07e6);
+    for (const name of split.initial.keys()) expect(resolved.weights!.tensors.has(name)).toBe(false);
+    expect(resolved.weights!.tensors.size + split.initial.size).toBe(faceres.weights!.tensors.size);
+    expect(relativeError((await runNetwork(resolved, frames)).data as Float32Array, map.data as Float32Array)).toBeLessThan(1e-6);
+    const prefix = await runNetwork({ network: split.prefix, weights: resolved.weights }, frames);
+    expect(prefix.shape).toEqual([2, 1024, 7, 7]);
+    expect(relativeError(prefix.data as Float32Array, map.data as Float32Array)).toBeGreaterThan(0.1);
+
+    await expect(resolveNpmEncoder({ ...FACERES_ENCODER, train_from: 'conv_pw_99' })).rejects.toThrow(/no node named conv_pw_99/);
+    await expect(resolveNpmEncoder({ ...FACERES_ENCODER, train_from: FACERES_ENCODER.layer })).rejects.toThrow(/not a tensor before/);
+    await expect(resolveNpmEncoder({ ...FACERES_ENCODER, train_from: TRAIN_FROM, concat: [FACEAPI_EXPRESSION] })).rejects.toThrow(/not supported with `concat`/);
   });
 
   it('is a model directory\'s default encoder: save, load and answer with a 7×7×1024 feature-map model', async () => {

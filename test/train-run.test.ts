@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildProgram } from '../src/cli/main.js';
 import { f32 } from '../src/graph/host.js';
+import type { Tensor } from '../src/graph/graph.js';
 import * as ops from '../src/graph/ops.js';
 import { openCheckpoint } from '../src/graph/safetensors.js';
 import { parseFaceLlavaConfig } from '../src/model/config.js';
@@ -201,6 +202,48 @@ describe('a training run', () => {
     expect(await train({ ...options(killed), resume: true })).toEqual({ model: path.join(killed, 'model'), interrupted: false });
     await expect(train(options(killed))).rejects.toThrow(/already holds a run/);
     await expect(train({ ...options(killed), seed: 1, resume: true })).rejects.toThrow(/other settings \(seed\)/);
+  });
+});
+
+describe('an encoder trained from a split (train_from)', () => {
+  /** The test encoder cut in two: the frozen pooling as the prefix, a trainable 1×1 convolution `pool.tail` after it. */
+  const TAIL = f32([4, 4, 1, 1], [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+  const prefix = { inputShape: [3, 16, 16], build: (x: Tensor) => ops.conv(ops.avgPool(x, { kernel: [8, 8] }), x.graph.constant(MIX, 'mix'), null) };
+  const tail = (map: Tensor) => ops.relu(ops.conv(map, map.graph.param('pool.tail', 'float32', [4, 4, 1, 1]), null));
+  const splitEncoder = (): ResolvedEncoder => ({
+    network: { inputShape: [3, 16, 16], build: (x) => tail(prefix.build(x)) },
+    split: { prefix, channels: 4, grid: 2, tail, initial: new Map([['pool.tail', TAIL]]) },
+  });
+  const config = { ...CONFIG, encoder: { kind: 'npm', package: 'test', model: 'pool', layer: 'pool', input_size: 16, train_from: 'pool' } } as const;
+
+  it('trains the tail with the model from its shipped weights, stores it in the checkpoint, and loads it back', async () => {
+    const out = path.join(tmp(), 'run');
+    const events: TrainEvent[] = [];
+    await train({ data: [data], out, stages: ['pretrain'], config, resolveEncoder: splitEncoder, epochs: 2, batch: 4, lr: 1e-2, threads: 2, onEvent: (e) => events.push(e) });
+    const stage = events.find((e) => e.type === 'stage');
+    const plain = modelParams(parseFaceLlavaConfig(FACE_LLAVA), resolveEncoder().network).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+    expect(stage?.type === 'stage' && stage.trainableParams).toBe(plain + 16);
+    const tuned = openCheckpoint(path.join(out, 'model')).load('pool.tail');
+    expect(Array.from(tuned.data as Float32Array)).not.toEqual(Array.from(TAIL.data as Float32Array));
+    // Its first update moved it away from the identity it started at, not from a random start.
+    expect(Math.max(...Array.from(tuned.data as Float32Array).map((v, i) => Math.abs(v - (TAIL.data as Float32Array)[i])))).toBeLessThan(0.5);
+    const model = await loadPretrained(path.join(out, 'model'), { resolveEncoder: splitEncoder });
+    try {
+      expect(model.config.encoder).toMatchObject({ train_from: 'pool' });
+    } finally {
+      await model.dispose();
+    }
+    // The prefix ran once per training crop, before the first update; the tail runs in every step.
+    expect(events.filter((e) => e.type === 'encode').at(-1)).toEqual({ type: 'encode', done: 16, total: 16 });
+  });
+
+  it('keeps the tail frozen in stage 1', async () => {
+    const first = path.join(tmp(), 'first');
+    await train({ data: [data], out: first, stages: ['pretrain'], config, resolveEncoder: splitEncoder, epochs: 1, batch: 4, lr: 1e-2, threads: 2 });
+    const out = path.join(tmp(), 'second');
+    await train({ data: [data], out, stages: ['1'], init: path.join(first, 'model'), resolveEncoder: splitEncoder, epochs: 1, batch: 4, threads: 2 });
+    const [a, b] = [first, out].map((dir) => openCheckpoint(path.join(dir, 'model')).load('pool.tail'));
+    expect(Array.from(b.data as Float32Array)).toEqual(Array.from(a.data as Float32Array));
   });
 });
 

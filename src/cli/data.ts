@@ -47,6 +47,7 @@ interface BuildFlags {
   minRating: number;
   split?: SplitName;
   limit?: number;
+  augment?: number;
   workers: number;
   concurrency?: number;
   seed: string;
@@ -80,6 +81,7 @@ async function runBuild(flags: BuildFlags): Promise<void> {
     seed: flags.seed,
     split: flags.split,
     limit: flags.limit,
+    augment: flags.augment,
     workers: flags.workers,
     concurrency: flags.concurrency,
     valFraction: flags.valFraction,
@@ -148,6 +150,12 @@ export function registerDataCommands(program: Command): void {
       'a sample of this many source rows (of the split), spread over each source by a seeded hash of the row id, not its ' +
         'first rows; the same rows whatever --part (the parts of a limited build share its sample)',
       positiveInt('--limit'),
+    )
+    .option(
+      '--augment <n>',
+      'n augmented views of each train image, each its own sample (mirror, small rotation, lower resolution, light, JPEG ' +
+        'quality; milder for deepfake); for small sources seen many times an epoch',
+      positiveInt('--augment'),
     )
     .option('--workers <n>', 'face analysis threads (1: on the main thread)', positiveInt('--workers'), 1)
     .option('--concurrency <n>', 'samples in flight (default: 2 per worker, at least 4)', positiveInt('--concurrency'))

@@ -18,6 +18,7 @@ import { createFaceExpert, FACE_EXPERT_ID } from './build/face-expert.js';
 import { OutputWriter, type Outcome, type Rejection } from './build/output.js';
 import { rngFor } from './build/random.js';
 import { eventId, selectRows, type RowSelection } from './build/select.js';
+import { withAugmentedViews } from './build/augment.js';
 import { openSource, PACK_TASKS, type Source, type SourceEvent, type SourceItem } from './build/sources.js';
 import { assignSplit, DEFAULT_VAL_FRACTION, type SplitName } from './build/splits.js';
 import type { FaceInstructRecord, Ratings, Task } from './build/types.js';
@@ -47,6 +48,11 @@ export interface BuildOptions {
    * same for every part: the parts of a limited build hold the rows of the unsplit one (see build/select.ts).
    */
   limit?: number;
+  /**
+   * Augmented views added after each train image row (build/augment.ts): each its own sample, id `<row>#aug<k>`.
+   * Default 0. Rows of other splits and videos get none.
+   */
+  augment?: number;
   /** Face worker threads; 0 or 1 analyses faces on the main thread. */
   workers?: number;
   /** Samples in flight at once (face analysis, annotation, judging). Default 2 per worker, at least 4. */
@@ -192,7 +198,7 @@ async function processEvent(event: SourceEvent, ctx: Context): Promise<Outcome> 
   return { kind: 'record', record: toRecord(item, face, description, ctx, ratings) };
 }
 
-type SelectionOptions = Pick<BuildOptions, 'sources' | 'task' | 'dataRoot' | 'zeroShot' | 'part' | 'split' | 'limit' | 'valFraction' | 'seed'>;
+type SelectionOptions = Pick<BuildOptions, 'sources' | 'task' | 'dataRoot' | 'zeroShot' | 'part' | 'split' | 'limit' | 'valFraction' | 'seed' | 'augment'>;
 
 const selection = (options: SelectionOptions): RowSelection => ({
   split: options.split,
@@ -202,14 +208,21 @@ const selection = (options: SelectionOptions): RowSelection => ({
   part: options.part ?? { index: 0, count: 1 },
 });
 
+/** The selected rows' events, each train image row followed by its augmented views when the build asks for them. */
+function withViews(events: AsyncIterable<SourceEvent>, options: SelectionOptions): AsyncIterable<SourceEvent> {
+  const rows = selection(options);
+  const views = options.augment ?? 0;
+  return views > 0 ? withAugmentedViews(events, { views, seed: rows.seed, task: options.task, valFraction: rows.valFraction }) : events;
+}
+
 /**
  * The source rows (and malformed rows) a build with these options reads, in its order: its split, its limit's
- * sample, its part. Reads the label files only, never the images.
+ * sample, its part, then augmented views. Reads the label files only, never the images.
  */
 export async function* selectSourceRows(options: SelectionOptions): AsyncGenerator<SourceEvent> {
   const sources = await openSources(resolveSourceSpecs(options.sources, options.task, options.zeroShot), options.task, options.dataRoot ?? DEFAULTS.dataRoot);
   try {
-    yield* (await selectRows(sources, selection(options))).events;
+    yield* withViews((await selectRows(sources, selection(options))).events, options);
   } finally {
     for (const source of sources) await source.close();
   }
@@ -263,6 +276,7 @@ export async function buildFaceInstruct(options: BuildOptions): Promise<BuildSum
     // Only when set, so that builds begun without them resume.
     ...(options.split !== undefined && { split: options.split }),
     ...(options.limit !== undefined && { limit: options.limit }),
+    ...(options.augment && { augment: options.augment }),
     shardSize,
     faceExpert: FACE_EXPERT_ID,
     media: mediaPath(out, cacheDir),
@@ -281,7 +295,7 @@ export async function buildFaceInstruct(options: BuildOptions): Promise<BuildSum
     const selected = await selectRows(sources, rows);
     let seen = 0;
     async function* pending(): AsyncGenerator<SourceEvent> {
-      for await (const event of selected.events) {
+      for await (const event of withViews(selected.events, options)) {
         seen++;
         if (seen < resume.consumed) continue;
         if (seen === resume.consumed) {

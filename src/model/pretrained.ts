@@ -23,7 +23,7 @@ import { DEFAULT_MODEL_CONFIG, FaceLlavaConfigSchema, type FaceLlavaConfig } fro
 import { buildTrainingGraph, FaceLlava, unusedCheckpointKeys } from './face-llava.js';
 import { buildInferenceGraph } from './kv-cache.js';
 import { PreprocessSchema, type Preprocess } from './preprocess.js';
-import { visualEncoder, type FrozenNetwork } from './vision/encoder.js';
+import { visualEncoder, type EncoderSplit, type FrozenNetwork } from './vision/encoder.js';
 import { describeNpmNetworks, FACERES_ENCODER, isRegisteredNpmEncoder, npmPreprocess, resolveNpmEncoder } from './vision/npm-encoder.js';
 
 export const CONFIG_FILE_NAME = 'config.json';
@@ -38,7 +38,9 @@ const count = z.number().int().positive();
 
 /**
  * A frozen network from an npm package: `package` and `model` say where its files are, `layer` which feature map
- * becomes the patch tokens, `input_size` the square input it takes. Other fields are the resolver's to read.
+ * becomes the patch tokens, `input_size` the square input it takes. Other fields are the resolver's to read: the
+ * registry's are `concat` (networks appended along the channels) and `train_from` (the tensor after which the
+ * network is trained with the model; see vision/npm-encoder.ts).
  */
 export const NpmEncoderSpecSchema = z.looseObject({
   kind: z.literal('npm'),
@@ -102,10 +104,14 @@ export function parseModelDirConfig(raw: unknown, where = CONFIG_FILE_NAME): Mod
   throw new Error(`${where}: invalid model config:\n  ${problems.join('\n  ')}`);
 }
 
-/** An npm encoder, built: the network, and its weights when its graph declares them as parameters. */
+/**
+ * An npm encoder, built: the network, and its weights when its graph declares them as parameters. With a
+ * `train_from` split, `weights` holds the frozen prefix's only: the tail's are the model's (its checkpoint).
+ */
 export interface ResolvedEncoder {
   readonly network: FrozenNetwork;
   readonly weights?: WeightSource;
+  readonly split?: EncoderSplit;
 }
 
 export type EncoderResolver = (spec: NpmEncoderSpec) => ResolvedEncoder | Promise<ResolvedEncoder>;

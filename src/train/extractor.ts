@@ -1,5 +1,7 @@
 // The frozen encoder of a model directory as a FeatureExtractor: crops → the directory's preprocessing → the
 // vision encoder (a CLIP tower from the checkpoint, or an npm network) → tokens [F, N, C], one onnxruntime session.
+// For an npm encoder trained from a split (`train_from`), only the frozen prefix runs here: its map, as tokens
+// [F, G'², C'], is what is cached, and the training graph runs the tail (train/graph.ts).
 import { createHash } from 'node:crypto';
 import { Graph } from '../graph/graph.js';
 import type { HostTensor } from '../graph/host.js';
@@ -8,6 +10,7 @@ import { loadWeights, type WeightSource } from '../model/checkpoint.js';
 import { preprocessFrames } from '../model/preprocess.js';
 import type { ModelDirConfig, ResolvedEncoder } from '../model/pretrained.js';
 import { visualEncoder } from '../model/vision/encoder.js';
+import { gridTokens } from '../model/regions.js';
 import type { RgbImage } from '../face/rgb.js';
 import type { FeatureExtractor } from './features.js';
 
@@ -24,10 +27,11 @@ export async function encoderExtractor(
   o: { encoder?: ResolvedEncoder; weights?: WeightSource; threads?: number },
 ): Promise<EncoderExtractor> {
   const cfg = config.face_llava;
+  const split = o.encoder?.split;
   const encoder = visualEncoder(cfg.vision, o.encoder?.network);
   const g = new Graph('face_llava_encoder');
   const pixels = g.input('pixel_values', 'float32', ['frames', ...encoder.frameShape]);
-  const tokens = encoder.encode(pixels);
+  const tokens = split ? gridTokens(split.prefix.build(pixels)) : encoder.encode(pixels);
   g.output('tokens', tokens);
   const sources = [o.encoder?.weights, o.weights].filter((s): s is WeightSource => s !== undefined);
   const params = g.params.map((p) => ({ name: p.name, dtype: p.dtype, shape: p.shape as number[] }));

@@ -3,7 +3,9 @@
 //
 //   encoder tokens [F, N, C] ──► projector ──► FRGCA(·, FRLP(landmarks), landmarks) ──► splice ──► decoder ──► loss
 //
-// The same model code as inference (model/face-llava.ts) builds it, with the encoder replaced by the identity.
+// The same model code as inference (model/face-llava.ts) builds it, with the encoder replaced by the identity —
+// or, for an encoder trained from a split (EncoderSplit), by its tail: the cache then holds the frozen prefix's map
+// as tokens [F, G'², C'], and the tail's weights are parameters of this graph like the projector's.
 //
 // The loss is Hugging Face's causal-LM loss over the answer tokens (LLaVA's labels), computed where it counts
 // only: the output projection (lm_head, [V = 32000, D]) and the softmax over the vocabulary run on the hidden
@@ -17,7 +19,8 @@ import { type FaceLlavaConfig, visionGrid, visionWidth } from '../model/config.j
 import { IO, spliceEmbeddings, usesLandmarks, visualTokens, visualTokensPerFrame } from '../model/face-llava.js';
 import { decoderForward, embedTokens, IGNORE_INDEX, lmHeadWeight } from '../model/llama.js';
 import { NUM_LANDMARKS } from '../model/regions.js';
-import type { VisualEncoder } from '../model/vision/encoder.js';
+import type { EncoderSplit, VisualEncoder } from '../model/vision/encoder.js';
+import { gridTokens } from '../model/regions.js';
 
 /** The input that takes cached encoder tokens in place of pixels. */
 export const ENCODER_TOKENS = 'encoder_tokens';
@@ -33,17 +36,23 @@ export interface TrainingGraph {
 }
 
 /**
- * Inputs encoder_tokens [F, N, C], landmarks [F, 68, 2] (when the model has a landmark branch), input_ids,
- * splice_rows and attention_mask as spliceLayout gives them, answer_positions and answer_labels as answerTargets
- * computes them from its labels; output `loss`.
+ * Inputs encoder_tokens [F, N, C] (with a split encoder: the prefix's [F, G'², C']), landmarks [F, 68, 2] (when
+ * the model has a landmark branch), input_ids, splice_rows and attention_mask as spliceLayout gives them,
+ * answer_positions and answer_labels as answerTargets computes them from its labels; output `loss`.
  */
-export function buildTrainingGraph(cfg: FaceLlavaConfig): TrainingGraph {
+export function buildTrainingGraph(cfg: FaceLlavaConfig, split?: EncoderSplit): TrainingGraph {
   const g = new Graph('face_llava_train');
-  const n = visualTokensPerFrame(cfg);
   const width = visionWidth(cfg.vision);
-  const tokens = g.input(ENCODER_TOKENS, 'float32', ['frames', n, width]);
+  const [n, cachedWidth] = split ? [split.grid * split.grid, split.channels] : [visualTokensPerFrame(cfg), width];
+  const tokens = g.input(ENCODER_TOKENS, 'float32', ['frames', n, cachedWidth]);
   const landmarks = usesLandmarks(cfg) ? g.input(IO.landmarks, 'float32', ['frames', NUM_LANDMARKS, 2]) : undefined;
-  const cached: VisualEncoder = { frameShape: [n, width], width, grid: visionGrid(cfg.vision), unusedParams: [], encode: (t) => t };
+  const cached: VisualEncoder = {
+    frameShape: [n, cachedWidth],
+    width,
+    grid: visionGrid(cfg.vision),
+    unusedParams: [],
+    encode: (t) => (split ? gridTokens(split.tail(tokenGrid(t, split.channels, split.grid))) : t),
+  };
   const visual = visualTokens(cfg, cached, tokens, landmarks);
 
   const textIds = g.input(IO.textIds, 'int64', ['batch', 'text']);
@@ -57,6 +66,11 @@ export function buildTrainingGraph(cfg: FaceLlavaConfig): TrainingGraph {
   const loss = answerLoss(ops.linear(ops.gather(hidden, positions, 0), head), targets);
   g.output(IO.loss, loss);
   return { graph: g, loss };
+}
+
+/** Tokens [F, G², C] back to the map [F, C, G, G] they were read from (gridTokens' inverse). */
+function tokenGrid(tokens: Tensor, channels: number, grid: number): Tensor {
+  return ops.reshape(ops.transpose(tokens, [0, 2, 1]), [0, channels, grid, grid]);
 }
 
 /**

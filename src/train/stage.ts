@@ -67,12 +67,16 @@ export async function runStage(run: Run, k: number, source: WeightSource | undef
   const { o, total } = run;
   const stage = STAGES[o.stages[k]];
   const cfg = run.config.face_llava;
-  const { graph, loss } = buildTrainingGraph(cfg);
+  const split = run.encoder?.split;
+  const { graph, loss } = buildTrainingGraph(cfg, split);
   const trains = new Set(stage.trains);
-  const frozen = graph.params.filter((p) => !trains.has(moduleOf(p.name)));
+  const tail = new Set(split?.initial.keys());
+  const trained = (name: string) => trains.has(moduleOf(name, tail));
+  const frozen = graph.params.filter((p) => !trained(p.name));
   const shapes = new Map(graph.params.map((p) => [p.name, p.shape as number[]]));
   const specs = graph.params.map((p) => ({ name: p.name, dtype: p.dtype, shape: shapes.get(p.name)! }));
-  const given = source ? loadWeights(specs, source, { strict: false }).weights : new Map<string, HostTensor>();
+  // A split encoder's tail starts where its package leaves it, unless the starting model trained it already.
+  const given = new Map([...(split?.initial ?? []), ...(source ? loadWeights(specs, source, { strict: false }).weights : [])]);
   for (const p of frozen) {
     if (!given.has(p.name)) throw new Error(`stage ${stage.name} keeps ${moduleOf(p.name)} frozen, but ${p.name} is not in the starting model; train it first (--stage pretrain)`);
   }
@@ -87,7 +91,7 @@ export async function runStage(run: Run, k: number, source: WeightSource | undef
   });
   try {
     if (checkpoint) step.loadState(checkpoint.state);
-    const trainableParams = graph.params.filter((p) => trains.has(moduleOf(p.name))).reduce((n, p) => n + numel(shapes.get(p.name)!), 0);
+    const trainableParams = graph.params.filter((p) => trained(p.name)).reduce((n, p) => n + numel(shapes.get(p.name)!), 0);
     o.onEvent?.({ type: 'stage', index: k, count: o.stages.length, stage, steps: total, from: step.stepCount, examples: run.examples.length, trainableParams });
     const finished = await updates(run, k, step);
     return finished ? new Map(Object.entries(step.parameters()).map(([name, t]) => [name, copy(t)])) : null;
@@ -181,7 +185,7 @@ type Validate = (step: TrainStep) => Promise<{ val_loss: number; answer_tokens: 
 
 /** The validation loss: answer-token cross-entropy over all validation examples, with the step's current weights. */
 async function validator(run: Run): Promise<{ score: Validate; release: () => Promise<void> }> {
-  const { graph } = buildTrainingGraph(run.config.face_llava);
+  const { graph } = buildTrainingGraph(run.config.face_llava, run.encoder?.split);
   const session = await compile(graph, { params: 'inputs', outputs: [IO.loss], threads: run.o.threads, noCache: true });
   const order = [...run.valExamples].sort((a, b) => b.length - a.length);
   const score: Validate = async (step) => {

@@ -9,9 +9,12 @@
 // epoch. The paper starts from Video-LLaVA, whose projector and Vicuna decoder are already trained; a decoder
 // trained here from nothing has no such start, so `pretrain` trains projector, decoder, FRLP and FRGCA together
 // from scratch at a higher rate before the paper's two stages (this project's addition, not the paper's).
+//
+// An npm encoder split by `train_from` (vision/npm-encoder.ts) adds module `encoder`: its tail, trained wherever
+// the projector is (pretrain and stage 2), also this project's addition.
 
-/** The trainable parts of the model after the frozen encoder. */
-export type Module = 'landmarks' | 'projector' | 'decoder';
+/** The trainable parts of the model after the frozen encoder (or its frozen prefix). */
+export type Module = 'encoder' | 'landmarks' | 'projector' | 'decoder';
 
 export type StageName = 'pretrain' | '1' | '2';
 
@@ -24,9 +27,9 @@ export interface Stage {
 }
 
 export const STAGES: Readonly<Record<StageName, Stage>> = {
-  pretrain: { name: 'pretrain', title: 'pre-training from scratch', trains: ['landmarks', 'projector', 'decoder'], lr: 1e-3 },
+  pretrain: { name: 'pretrain', title: 'pre-training from scratch', trains: ['encoder', 'landmarks', 'projector', 'decoder'], lr: 1e-3 },
   '1': { name: '1', title: 'face-region pre-training', trains: ['landmarks'], lr: 1e-4 },
-  '2': { name: '2', title: 'fine-tuning', trains: ['landmarks', 'projector', 'decoder'], lr: 2e-5 },
+  '2': { name: '2', title: 'fine-tuning', trains: ['encoder', 'landmarks', 'projector', 'decoder'], lr: 2e-5 },
 };
 
 /** Share of a stage's updates spent on the linear warm-up. */
@@ -50,8 +53,9 @@ export function parseStages(spec: string): StageName[] {
   return names as StageName[];
 }
 
-/** The module a weight of the model (checkpoint name) belongs to. */
-export function moduleOf(param: string): Module {
+/** The module a weight of the model (checkpoint name) belongs to; `encoderTail` names the split encoder's tail weights. */
+export function moduleOf(param: string, encoderTail?: ReadonlySet<string>): Module {
+  if (encoderTail?.has(param)) return 'encoder';
   if (/^model\.(landmarks_projector|global_landmarks_projector|landmarks_cross_attn)\./.test(param)) return 'landmarks';
   if (param.startsWith('model.mm_projector.')) return 'projector';
   return 'decoder';

@@ -2,6 +2,7 @@
 // token lies on the image (for the RPP mask). Two kinds: a CLIP vision transformer, and any frozen
 // convolutional network whose [C, G, G] feature map becomes G² tokens.
 import type { Tensor } from '../../graph/graph.js';
+import type { HostTensor } from '../../graph/host.js';
 import { GraphBuildError } from '../../graph/graph.js';
 import * as ops from '../../graph/ops.js';
 import type { ClipVitConfig, FeatureMapConfig, VisionConfig } from '../config.js';
@@ -25,6 +26,23 @@ export interface VisualEncoder {
 export interface FrozenNetwork {
   readonly inputShape: readonly number[];
   build(frames: Tensor): Tensor;
+}
+
+/**
+ * A network split in two for training (an npm encoder's `train_from`): a frozen prefix, whose map is computed once
+ * per crop and cached like any encoder's tokens, and a trainable tail from that map to the configured one. The
+ * tail's weights start as the package ships them and are the model's own afterwards (stored in its checkpoint).
+ */
+export interface EncoderSplit {
+  /** Frames → the map at the split [F, C', G', G']. */
+  readonly prefix: FrozenNetwork;
+  /** C' and G' of the prefix's map. */
+  readonly channels: number;
+  readonly grid: number;
+  /** The prefix's map [F, C', G', G'] → the configured map [F, C, G, G]. */
+  tail(map: Tensor): Tensor;
+  /** The tail's weights as the package ships them, by parameter name: where training starts. */
+  readonly initial: ReadonlyMap<string, HostTensor>;
 }
 
 /** The encoder a config describes; a `feature_map` encoder needs its network. */

@@ -13,6 +13,11 @@
 // Extra spec field `concat`: networks whose maps share the grid are appended along the channels, each fed the
 // frames average-pooled down to its own input size, e.g. faceres ⊕ face_expression = 7×7×1280 (see
 // docs/encoder-probes.md).
+//
+// Extra spec field `train_from`: a tensor of the network (e.g. faceres's `conv_pw_12_relu/clip_by_value`) after
+// which it is trained with the model. The network is then split there (EncoderSplit): the prefix stays frozen and
+// its map is what the trainer caches; the tail's weights leave the encoder's weight source and become the model's,
+// starting from the package's values. Loading a model so trained takes the tail's weights from its checkpoint.
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Dim, Tensor } from '../../graph/graph.js';
@@ -23,7 +28,7 @@ import { tensorSource } from '../checkpoint.js';
 import type { NpmEncoderSpec, ResolvedEncoder } from '../pretrained.js';
 import { PreprocessSchema, type Preprocess } from '../preprocess.js';
 import { packageRoot } from '../../util/package-root.js';
-import type { FrozenNetwork } from './encoder.js';
+import type { EncoderSplit, FrozenNetwork } from './encoder.js';
 
 /** One network of the registry: where its files are and which of its feature maps becomes the tokens. */
 export interface NpmNetwork {
@@ -83,6 +88,7 @@ const NetworkRefSchema = z.object({
 type NetworkRef = z.output<typeof NetworkRefSchema>;
 
 const ConcatSchema = z.array(NetworkRefSchema).optional();
+const TrainFromSchema = z.string().min(1).optional();
 
 const describe = (r: NetworkRef) => `${r.package} ${r.model} at ${r.layer} (${r.input_size} px)`;
 
@@ -91,10 +97,11 @@ export function findNpmNetwork(ref: NetworkRef): NpmNetwork | undefined {
   return NPM_NETWORKS.find((n) => n.package === ref.package && n.model === ref.model && n.layer === ref.layer && n.input_size === ref.input_size);
 }
 
-/** Whether the registry can build this encoder, `concat` included. */
+/** Whether the registry can build this encoder, `concat` and `train_from` included (the tensor is checked when built). */
 export function isRegisteredNpmEncoder(spec: NpmEncoderSpec): boolean {
   const concat = ConcatSchema.safeParse(spec.concat);
-  return concat.success && [spec, ...(concat.data ?? [])].every((r) => findNpmNetwork(r) !== undefined);
+  const trainFrom = TrainFromSchema.safeParse(spec.train_from);
+  return concat.success && trainFrom.success && [spec, ...(concat.data ?? [])].every((r) => findNpmNetwork(r) !== undefined);
 }
 
 /** The registry's networks, one line each, for error messages. */
@@ -114,15 +121,18 @@ interface ImportedNetwork {
   /** C and G of the [F, C, G, G] map. */
   readonly channels: number;
   readonly grid: number;
+  /** With `train_from`: the tensor of the source graph the tail starts from, and its C' and G'. */
+  readonly split?: { readonly tensor: Tensor; readonly channels: number; readonly grid: number };
 }
 
-async function importNetwork(ref: NetworkRef): Promise<ImportedNetwork> {
+async function importNetwork(ref: NetworkRef, trainFrom?: string): Promise<ImportedNetwork> {
   const network = findNpmNetwork(ref);
   if (!network) throw new Error(`npm encoder: no network ${describe(ref)} in the registry (it has: ${describeNpmNetworks()})`);
+  if (trainFrom === network.layer) throw new Error(`npm encoder ${describe(ref)}: train_from ${trainFrom} is the layer itself, not a tensor before it`);
   const artifacts = await network.read(packageRoot(network.package));
   const size = network.input_size;
   const imported = importTfjsModel(artifacts, {
-    outputs: [network.layer],
+    outputs: trainFrom ? [network.layer, trainFrom] : [network.layer],
     inputSize: [size, size],
     inputLayout: 'nchw',
     outputLayout: 'nchw',
@@ -143,17 +153,44 @@ async function importNetwork(ref: NetworkRef): Promise<ImportedNetwork> {
     paramNames.set(name, `${network.model}.${name}`);
     weights.set(`${network.model}.${name}`, value);
   }
-  return { ref, imported, paramNames, weights, channels: c, grid: h };
+  let split: ImportedNetwork['split'];
+  if (trainFrom) {
+    const tensor = imported.graph.outputMap.get(trainFrom)!;
+    const [, sc, sh, sw] = imported.outputs[1].shape;
+    if (typeof sc !== 'number' || typeof sh !== 'number' || sh !== sw) throw new Error(`npm encoder ${describe(ref)}: train_from ${trainFrom} is not a square feature map [${imported.outputs[1].tfShape.join(', ')}]`);
+    const output = imported.graph.outputMap.get(network.layer)!;
+    if (tensor === output || !upstream(output).has(tensor.producer!)) {
+      throw new Error(`npm encoder ${describe(ref)}: train_from ${trainFrom} is not a tensor before ${network.layer}`);
+    }
+    split = { tensor, channels: sc, grid: sh };
+  }
+  return { ref, imported, paramNames, weights, channels: c, grid: h, split };
+}
+
+type SourceNode = NonNullable<Tensor['producer']>;
+
+/** The nodes of the source graph that compute `target`, from `stop` on when given (its producer excluded). */
+function upstream(target: Tensor, stop?: Tensor): Set<SourceNode> {
+  const nodes = new Set<SourceNode>();
+  const stack = [target];
+  while (stack.length) {
+    const t = stack.pop()!;
+    const node = t.producer;
+    if (t === stop || !node || nodes.has(node)) continue;
+    nodes.add(node);
+    for (const input of node.inputs) if (input) stack.push(input);
+  }
+  return nodes;
 }
 
 /** Imports per process, by network (a failed import is retried on the next request). */
 const imports = new Map<string, Promise<ImportedNetwork>>();
 
-function cachedImport(ref: NetworkRef): Promise<ImportedNetwork> {
-  const key = JSON.stringify([ref.package, ref.model, ref.layer, ref.input_size]);
+function cachedImport(ref: NetworkRef, trainFrom?: string): Promise<ImportedNetwork> {
+  const key = JSON.stringify([ref.package, ref.model, ref.layer, ref.input_size, trainFrom ?? null]);
   let pending = imports.get(key);
   if (!pending) {
-    pending = importNetwork(ref);
+    pending = importNetwork(ref, trainFrom);
     imports.set(key, pending);
     pending.catch(() => imports.delete(key));
   }
@@ -161,15 +198,19 @@ function cachedImport(ref: NetworkRef): Promise<ImportedNetwork> {
 }
 
 /**
- * Copies the imported network into the graph of `frames` [F, 3, S, S] and returns its map [F, C, G, G]: every node
- * again, weights as parameters, other constants as constants, the import's batch symbol replaced by F.
+ * Copies part of the imported network into the graph of `input` and returns the copy of `to`: the nodes that
+ * compute `to` from `from` (by default the network's input, frames [F, 3, S, S]; `to` by default its map
+ * [F, C, G, G]) again, weights as parameters, other constants as constants, the import's batch symbol replaced by F.
  */
-function buildInto(net: ImportedNetwork, frames: Tensor): Tensor {
-  const g = frames.graph;
+function buildInto(net: ImportedNetwork, input: Tensor, range: { from?: Tensor; to?: Tensor } = {}): Tensor {
+  const g = input.graph;
   const source = net.imported.graph;
-  const batch = frames.dim(0);
+  const from = range.from ?? source.inputs[0];
+  const to = range.to ?? source.outputMap.get(net.imported.outputs[0].name)!;
+  const needed = upstream(to, from);
+  const batch = input.dim(0);
   const dim = (d: Dim): Dim => (d === IMPORT_BATCH ? batch : d);
-  const copies = new Map<Tensor, Tensor>([[source.inputs[0], frames]]);
+  const copies = new Map<Tensor, Tensor>([[from, input]]);
   const copy = (t: Tensor): Tensor => {
     let out = copies.get(t);
     if (out) return out;
@@ -181,11 +222,46 @@ function buildInto(net: ImportedNetwork, frames: Tensor): Tensor {
     return out;
   };
   for (const node of source.nodes) {
+    if (!needed.has(node)) continue;
     const inputs = node.inputs.map((t) => (t ? copy(t) : null));
     const outputs = g.node(node.op, inputs, node.attrs, node.outputs.map((o) => ({ dtype: o.dtype, shape: o.shape.map(dim) })), { domain: node.domain });
     node.outputs.forEach((o, i) => copies.set(o, outputs[i]));
   }
-  return copy(source.outputMap.get(net.imported.outputs[0].name)!);
+  return copy(to);
+}
+
+/** The parameter names the nodes from `from` to `to` read. */
+function paramsBetween(net: ImportedNetwork, from: Tensor, to: Tensor): Set<string> {
+  const names = new Set<string>();
+  for (const node of upstream(to, from)) {
+    for (const t of node.inputs) {
+      const param = t?.kind === 'const' ? net.paramNames.get(t.name) : undefined;
+      if (param) names.add(param);
+    }
+  }
+  return names;
+}
+
+/** The network cut at its `train_from` tensor: the prefix's weights, and the split with the tail's. */
+function splitNetwork(net: ImportedNetwork): { prefixWeights: Map<string, HostTensor>; split: EncoderSplit } {
+  const { tensor, channels, grid } = net.split!;
+  const source = net.imported.graph;
+  const output = source.outputMap.get(net.imported.outputs[0].name)!;
+  const tailNames = paramsBetween(net, tensor, output);
+  const prefixNames = paramsBetween(net, source.inputs[0], tensor);
+  const shared = [...tailNames].filter((n) => prefixNames.has(n));
+  if (shared.length) throw new Error(`npm encoder ${describe(net.ref)}: weights used before and after train_from: ${shared.slice(0, 3).join(', ')}`);
+  const size = net.ref.input_size;
+  return {
+    prefixWeights: new Map([...net.weights].filter(([name]) => !tailNames.has(name))),
+    split: {
+      prefix: { inputShape: [3, size, size], build: (frames) => buildInto(net, frames, { to: tensor }) },
+      channels,
+      grid,
+      tail: (map) => buildInto(net, map, { from: tensor, to: output }),
+      initial: new Map([...net.weights].filter(([name]) => tailNames.has(name))),
+    },
+  };
 }
 
 /**
@@ -195,7 +271,16 @@ function buildInto(net: ImportedNetwork, frames: Tensor): Tensor {
 export async function resolveNpmEncoder(spec: NpmEncoderSpec): Promise<ResolvedEncoder> {
   const concat = ConcatSchema.safeParse(spec.concat);
   if (!concat.success) throw new Error(`npm encoder: bad \`concat\` (${concat.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
-  const nets = await Promise.all([spec, ...(concat.data ?? [])].map(cachedImport));
+  const trainFrom = TrainFromSchema.safeParse(spec.train_from);
+  if (!trainFrom.success) throw new Error('npm encoder: `train_from` must name a tensor of the network');
+  if (trainFrom.data) {
+    if (concat.data?.length) throw new Error('npm encoder: `train_from` is not supported with `concat`');
+    const net = await cachedImport(spec, trainFrom.data);
+    const { prefixWeights, split } = splitNetwork(net);
+    const network: FrozenNetwork = { inputShape: split.prefix.inputShape, build: (frames) => split.tail(split.prefix.build(frames)) };
+    return { network, weights: tensorSource(prefixWeights), split };
+  }
+  const nets = await Promise.all([spec, ...(concat.data ?? [])].map((ref) => cachedImport(ref)));
   const size = spec.input_size;
   for (const net of nets) {
     if (size % net.ref.input_size !== 0) throw new Error(`npm encoder: ${describe(net.ref)} cannot be fed by pooling ${size}-px frames`);
