@@ -237,6 +237,19 @@ describe('an encoder trained from a split (train_from)', () => {
     expect(events.filter((e) => e.type === 'encode').at(-1)).toEqual({ type: 'encode', done: 16, total: 16 });
   });
 
+  it('trains the tail at its own share of the learning rate (--encoder-lr-scale)', async () => {
+    const tuned = async (encoderLrScale: number) => {
+      const out = path.join(tmp(), 'run');
+      await train({ data: [data], out, stages: ['pretrain'], config, resolveEncoder: splitEncoder, epochs: 1, batch: 4, lr: 1e-2, encoderLrScale, threads: 2 });
+      const t = Array.from(openCheckpoint(path.join(out, 'model')).load('pool.tail').data as Float32Array);
+      return Math.max(...t.map((v, i) => Math.abs(v - (TAIL.data as Float32Array)[i])));
+    };
+    const [still, slow, full] = [await tuned(1e-9), await tuned(0.1), await tuned(1)];
+    expect(still).toBeLessThan(1e-6);
+    expect(slow).toBeGreaterThan(1e-4);
+    expect(full).toBeGreaterThan(3 * slow);
+  });
+
   it('keeps the tail frozen in stage 1', async () => {
     const first = path.join(tmp(), 'first');
     await train({ data: [data], out: first, stages: ['pretrain'], config, resolveEncoder: splitEncoder, epochs: 1, batch: 4, lr: 1e-2, threads: 2 });

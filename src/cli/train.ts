@@ -32,6 +32,7 @@ interface TrainCliOptions {
   sourceMin?: number;
   sourceMax?: number;
   balanceLabels?: boolean;
+  encoderLrScale?: number;
   cache?: string;
   threads?: number;
 }
@@ -66,6 +67,7 @@ async function withStoredSettings(o: TrainCliOptions, given: (key: keyof TrainCl
     sourceMin: pick('sourceMin', stored.source_min ?? undefined),
     sourceMax: pick('sourceMax', stored.source_max ?? undefined),
     balanceLabels: pick('balanceLabels', stored.balance_labels ?? undefined),
+    encoderLrScale: pick('encoderLrScale', stored.encoder_lr_scale ?? undefined),
     storedConfig: given('config') || stored.init ? undefined : stored.config,
   };
 }
@@ -108,6 +110,7 @@ Examples:
     .option('--source-min <n>', 'examples each --data path gives an epoch at least: smaller sources are repeated (balances small tasks)', integer(1))
     .option('--source-max <n>', 'examples each --data path gives an epoch at most: larger sources are subsampled afresh each epoch', integer(1))
     .option('--balance-labels', 'spread each single-label source (expression, real/fake) equally over its labels every epoch')
+    .option('--encoder-lr-scale <x>', "an encoder trained from a split (config encoder.train_from): its tail's share of the stage's learning rate (default: 0.1)", positive)
     .option('--cache <dir>', 'where encoder features are cached (default <out>/cache)')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer(1))
     .action(async (cli: TrainCliOptions) => {
@@ -134,6 +137,7 @@ Examples:
           batch: o.batch,
           accum: o.accum,
           lr: o.lr,
+          encoderLrScale: o.encoderLrScale,
           maxSteps: o.maxSteps,
           checkpointEvery: o.checkpointEvery,
           saveDtype: o.saveDtype,

@@ -49,6 +49,8 @@ export interface RunSettings {
   source_max: number | null;
   /** Each single-label source's quota spread equally over its labels (mixing.ts); null: off. */
   balance_labels: true | null;
+  /** The split encoder tail's share of the learning rate; null: the default (stages.ts ENCODER_LR_SCALE). */
+  encoder_lr_scale: number | null;
 }
 
 export async function filesSha256(files: readonly JsonlFile[]): Promise<string> {

@@ -20,7 +20,7 @@ import { initialWeight } from './init.js';
 import { epochPool, type MixOptions } from './mixing.js';
 import type { StepEntry, TrainLog, ValEntry } from './log.js';
 import type { runPaths } from './run-folder.js';
-import { moduleOf, OPTIMIZER, STAGES, WARMUP_FRACTION } from './stages.js';
+import { ENCODER_LR_SCALE, moduleOf, OPTIMIZER, STAGES, WARMUP_FRACTION } from './stages.js';
 import type { TrainOptions } from './trainer.js';
 
 /** What every stage shares. */
@@ -73,6 +73,7 @@ export async function runStage(run: Run, k: number, source: WeightSource | undef
   const tail = new Set(split?.initial.keys());
   const trained = (name: string) => trains.has(moduleOf(name, tail));
   const frozen = graph.params.filter((p) => !trained(p.name));
+  const tailTrained = graph.params.filter((p) => tail.has(p.name) && trained(p.name));
   const shapes = new Map(graph.params.map((p) => [p.name, p.shape as number[]]));
   const specs = graph.params.map((p) => ({ name: p.name, dtype: p.dtype, shape: shapes.get(p.name)! }));
   // A split encoder's tail starts where its package leaves it, unless the starting model trained it already.
@@ -84,7 +85,10 @@ export async function runStage(run: Run, k: number, source: WeightSource | undef
   const step = await createTrainStep(graph, {
     loss,
     weights: (name) => given.get(name) ?? initialWeight(name, shapes.get(name)!, run.seed),
-    groups: frozen.length ? [{ params: frozen, frozen: true }] : [],
+    groups: [
+      ...(frozen.length ? [{ params: frozen, frozen: true }] : []),
+      ...(tailTrained.length ? [{ params: tailTrained, lrScale: o.encoderLrScale ?? ENCODER_LR_SCALE }] : []),
+    ],
     optimizer: OPTIMIZER,
     lr: (s) => cosineLr(schedule, s),
     threads: o.threads,

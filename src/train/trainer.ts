@@ -53,6 +53,8 @@ export interface TrainOptions {
   accum?: number;
   /** Peak learning rate of every stage (default each stage's own, see stages.ts). */
   lr?: number;
+  /** A split encoder's tail learns at this share of the stage's rate (default ENCODER_LR_SCALE, stages.ts). */
+  encoderLrScale?: number;
   /** At most this many updates per stage (the schedule is fitted to them). */
   maxSteps?: number;
   /** Updates between checkpoints (default 100). */
@@ -187,6 +189,7 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
     source_min: mix.min ?? null,
     source_max: mix.max ?? null,
     balance_labels: mix.balanceLabels ? true : null,
+    encoder_lr_scale: o.encoderLrScale ?? null,
   };
   await claimRunFolder(out, settings, o.resume ?? false);
   const checkpoint = o.resume ? loadCheckpoint(out) : null;
