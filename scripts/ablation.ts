@@ -18,6 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { defaultModelDirConfig } from '../src/model/pretrained.js';
+import type { LogEntry, StepEntry } from '../src/train/log.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'bin', 'face-llava.js');
@@ -93,12 +94,12 @@ async function trainingLog(dir: string): Promise<{ seconds: number | null; loss:
   const steps = (await readFile(file, 'utf8'))
     .split('\n')
     .filter(Boolean)
-    .map((line) => JSON.parse(line) as { type?: string; loss?: number; elapsed_s?: number })
-    .filter((r) => r.type === 'step' && typeof r.loss === 'number');
+    .map((line) => JSON.parse(line) as LogEntry)
+    .filter((r): r is StepEntry => r.type === 'step');
   const tail = steps.slice(-Math.max(1, Math.floor(steps.length / 10)));
   return {
     seconds: steps.at(-1)?.elapsed_s ?? null,
-    loss: tail.length ? tail.reduce((s, r) => s + (r.loss ?? 0), 0) / tail.length : null,
+    loss: tail.length ? tail.reduce((s, r) => s + r.loss, 0) / tail.length : null,
   };
 }
 
@@ -173,5 +174,6 @@ await mkdir(dirname(resolve(a.doc)), { recursive: true });
 const doc = resolve(a.doc);
 const previous = existsSync(doc) ? await readFile(doc, 'utf8') : '';
 const analysis = previous.indexOf('<!-- analysis -->');
-await writeFile(doc, lines.join('\n') + (analysis >= 0 ? '\n' + previous.slice(analysis) : ''));
+// `lines` ends with an empty line: the hand-written analysis follows it, so a rerun leaves the file as it was.
+await writeFile(doc, lines.join('\n') + (analysis >= 0 ? previous.slice(analysis) : ''));
 console.error(`ablation: wrote ${doc}`);

@@ -18,9 +18,8 @@ import * as ops from '../graph/ops.js';
 import { type FaceLlavaConfig, visionGrid, visionWidth } from '../model/config.js';
 import { IO, spliceEmbeddings, usesLandmarks, visualTokens, visualTokensPerFrame } from '../model/face-llava.js';
 import { decoderForward, embedTokens, IGNORE_INDEX, lmHeadWeight } from '../model/llama.js';
-import { NUM_LANDMARKS } from '../model/regions.js';
+import { gridTokens, NUM_LANDMARKS } from '../model/regions.js';
 import type { EncoderSplit, VisualEncoder } from '../model/vision/encoder.js';
-import { gridTokens } from '../model/regions.js';
 
 /** The input that takes cached encoder tokens in place of pixels. */
 export const ENCODER_TOKENS = 'encoder_tokens';
