@@ -10,18 +10,14 @@
 //
 // Every step is resumable: a variant whose model/ exists is not retrained, an eval whose JSON exists is not rerun;
 // an interrupted training run is continued with `--resume`. The CLI is run from dist/ (npm run build first).
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { defaultModelDirConfig } from '../src/model/pretrained.js';
 import type { LogEntry, StepEntry } from '../src/train/log.js';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'bin', 'face-llava.js');
+import { MODEL_CARD_RUNS, runCli, sampleOf, validate, withLimits } from './validation.js';
 
 /** The variants, as the paper names them; only the cross-attention block differs. */
 const VARIANTS = {
@@ -34,15 +30,8 @@ const VARIANTS = {
 } as const;
 type VariantName = keyof typeof VARIANTS;
 
-/** The validation runs: the model card's, with smaller fixed samples for the slow packs. */
-const EVALS = [
-  { name: 'fer2013', args: ['--pack', 'fer2013', '--task', 'expression', '--limit', '1500'], metric: 'war', label: 'FER2013 WAR ↑' },
-  { name: 'ckplus-expr', args: ['--pack', 'ckplus', '--task', 'expression', '--val-fraction', '0.2'], metric: 'war', label: 'CK+ expr. WAR ↑' },
-  { name: 'ckplus-au', args: ['--pack', 'ckplus', '--task', 'au', '--val-fraction', '0.2'], metric: 'mean_f1', label: 'CK+ AU F1 ↑' },
-  { name: 'celeba', args: ['--pack', 'celeba', '--task', 'attributes', '--limit', '500'], metric: 'mean_accuracy', label: 'CelebA mAcc ↑' },
-  { name: 'utkface', args: ['--pack', 'utkface', '--task', 'age', '--limit', '1000'], metric: 'mae', label: 'UTKFace MAE ↓' },
-  { name: 'realorfake', args: ['--pack', 'realorfake', '--task', 'deepfake'], metric: 'accuracy', label: 'real/fake acc. ↑' },
-] as const;
+/** The model card's validation runs, with smaller fixed samples for the slow packs. */
+const EVALS = withLimits(MODEL_CARD_RUNS, { celeba: 500, utkface: 1000 });
 
 const { values: a, positionals } = parseArgs({
   allowPositionals: true,
@@ -66,19 +55,6 @@ const variants = a.variants.split(',').map((v) => {
   return v as VariantName;
 });
 const out = resolve(a.out);
-
-function run(args: string[], captureStdout = false): Promise<string> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', captureStdout ? 'pipe' : 'inherit', 'inherit'] });
-    let stdout = '';
-    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.on('error', fail);
-    child.on('exit', (code, signal) => {
-      if (code === 0) done(stdout);
-      else fail(new Error(`face-llava ${args.slice(0, 3).join(' ')} … ended with ${signal ?? code}`));
-    });
-  });
-}
 
 interface VariantResult {
   name: VariantName;
@@ -119,24 +95,12 @@ async function trainVariant(name: VariantName): Promise<void> {
         '--cache', resolve(a.cache!), '--source-min', a['source-min'], '--source-max', a['source-max'],
         '--epochs', '1', '--max-steps', a.steps, '--checkpoint-every', '250', '--save-dtype', 'float16', '--threads', a.threads,
       ];
-  await run(args);
+  await runCli(args);
 }
 
 async function evalVariant(name: VariantName): Promise<Record<string, number | null>> {
-  const model = join(out, name, 'run', 'model');
   const metrics: Record<string, number | null> = {};
-  for (const e of EVALS) {
-    const file = join(out, name, `eval-${e.name}.json`);
-    if (!existsSync(file)) {
-      const stdout = await run(
-        ['eval', '--model', model, ...e.args, '--split', 'val', '--json', '--threads', a.threads, '--out', join(out, name, `eval-${e.name}`)],
-        true,
-      );
-      await writeFile(file, stdout);
-    }
-    const m = JSON.parse(await readFile(file, 'utf8')) as { metrics: Record<string, number> };
-    metrics[e.name] = m.metrics[e.metric] ?? null;
-  }
+  for (const e of EVALS) metrics[e.name] = (await validate(join(out, name, 'run', 'model'), e, join(out, name, 'eval'), a.threads)).metrics[e.metric] ?? null;
   return metrics;
 }
 
@@ -166,7 +130,7 @@ const lines = [
       `| ${VARIANTS[r.name].title} | ${fmt(r.finalLoss)} | ${r.trainSeconds === null ? '–' : (r.trainSeconds / 60).toFixed(0)} | ${EVALS.map((e) => fmt(r.metrics[e.name] ?? null, e.metric === 'mae' ? 2 : 3)).join(' | ')} |`,
   ),
   '',
-  'Validation samples: ' + EVALS.map((e) => `${e.name} \`${e.args.slice(4).join(' ') || 'all'}\``).join(', ') + '.',
+  'Validation samples: ' + EVALS.map((e) => `${e.name} \`${sampleOf(e)}\``).join(', ') + '.',
   `Data: ${a.data!.map((d) => `\`${d.split('/').pop()}\``).join(', ')}.`,
   '',
 ];

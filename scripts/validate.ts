@@ -1,0 +1,63 @@
+// The model card's validation table, reproducible by one command: every validation run of scripts/validation.ts
+// (`face-llava eval --split val` on each pack) for each model given, printed as a Markdown table, one column a
+// model. The npm baselines (`npm:human`, `npm:face-api`) answer only the tasks they have (expression and age).
+//
+//   npx tsx scripts/validate.ts --model models/default [--model runs/x/model npm:face-api …]
+//     [--out runs/validate] [--runs fer2013,celeba,…] [--crop detect|whole] [--threads 2]
+//
+// Each model's evals go into <out>/<model as a file name>[-whole]/: a run whose metrics JSON is there is not
+// rerun, so an interrupted validation continues where it stopped. The CLI is run from dist/ (npm run build first).
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MODEL_CARD_RUNS, sampleOf, validate, withCrop, type ValidationRun } from './validation.js';
+
+const { values: a, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    model: { type: 'string', multiple: true },
+    out: { type: 'string', default: 'runs/validate' },
+    runs: { type: 'string', default: MODEL_CARD_RUNS.map((r) => r.name).join(',') },
+    crop: { type: 'string', default: 'detect' },
+    threads: { type: 'string', default: String(Math.max(1, os.availableParallelism())) },
+  },
+});
+// `--model a b` as the CLI takes it: the models after the first --model arrive as positionals.
+const models = [...(a.model ?? []), ...positionals];
+if (!models.length) throw new Error('usage: scripts/validate.ts --model <model dir | npm:human | npm:face-api>… [--runs fer2013,…]');
+if (a.crop !== 'detect' && a.crop !== 'whole') throw new Error(`--crop: detect or whole, not ${a.crop}`);
+const runs = a.runs.split(',').map((name) => {
+  const r = MODEL_CARD_RUNS.find((x) => x.name === name);
+  if (!r) throw new Error(`unknown run ${name}: one of ${MODEL_CARD_RUNS.map((x) => x.name).join(', ')}`);
+  return withCrop(r, a.crop as 'detect' | 'whole');
+});
+
+const isBaseline = (model: string) => model.startsWith('npm:');
+/** The tasks the npm libraries' own networks answer (src/eval/baselines). */
+const baselineAnswers = (r: ValidationRun) => r.task === 'expression' || r.task === 'age';
+const folderOf = (model: string) =>
+  (isBaseline(model) ? model.replace(':', '-') : resolve(model).replace(/^\//, '').replace(/[^\w.-]+/g, '_')) +
+  (a.crop === 'whole' ? '-whole' : '');
+
+const cells = new Map<string, string>();
+for (const model of models) {
+  for (const r of runs) {
+    if (isBaseline(model) && !baselineAnswers(r)) continue;
+    console.error(`validate: ${model} — ${r.name}`);
+    const m = await validate(model, r, join(resolve(a.out), folderOf(model)), a.threads);
+    const value = m.metrics[r.metric];
+    const text = value === null || value === undefined ? '–' : value.toFixed(r.metric === 'mae' ? 2 : 3);
+    cells.set(`${model}\t${r.name}`, `${text}${m.unreadable > 0 ? ` (${(m.unreadable * 100).toFixed(1)} % unreadable)` : ''}`);
+    cells.set(`n\t${r.name}`, String(m.n));
+  }
+}
+
+const lines = [
+  `| run | sample | n | ${models.join(' | ')} |`,
+  `| --- | --- | --- | ${models.map(() => '---').join(' | ')} |`,
+  ...runs.map(
+    (r) =>
+      `| ${r.label} | \`${sampleOf(r)}\` | ${cells.get(`n\t${r.name}`) ?? '–'} | ${models.map((m) => cells.get(`${m}\t${r.name}`) ?? '–').join(' | ')} |`,
+  ),
+];
+console.log(lines.join('\n'));
