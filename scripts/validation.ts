@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Task } from '../src/data/build/types.js';
 import type { EvalMetrics } from '../src/eval/report.js';
 
 const cli = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'bin', 'face-llava.js');
@@ -13,7 +14,7 @@ const cli = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'bin', 
 export interface ValidationRun {
   /** File-name-safe key of the run. */
   readonly name: string;
-  readonly task: 'expression' | 'au' | 'attributes' | 'age' | 'deepfake';
+  readonly task: Task;
   /** `face-llava eval` arguments besides --model, --split val, --json, --out and --threads. */
   readonly args: readonly string[];
   /** The headline metric's key in metrics.json. */
@@ -21,7 +22,7 @@ export interface ValidationRun {
   readonly label: string;
 }
 
-const run = (name: string, task: ValidationRun['task'], pack: string, extra: string[], metric: ValidationRun['metric'], label: string): ValidationRun => ({
+const run = (name: string, task: Task, pack: string, extra: string[], metric: ValidationRun['metric'], label: string): ValidationRun => ({
   name,
   task,
   args: ['--pack', pack, '--task', task, ...extra],
