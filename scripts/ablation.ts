@@ -21,12 +21,12 @@ import { MODEL_CARD_RUNS, runCli, sampleOf, validate, withLimits } from './valid
 
 /** The variants, as the paper names them; only the cross-attention block differs. */
 const VARIANTS = {
-  none: { title: 'no landmarks (visual tokens straight to the LLM)', cross_attn: { cross_attn_type: 'none' } },
+  none: { title: 'no landmarks (visual tokens straight to the LLM; the default model)', cross_attn: { cross_attn_type: 'none' } },
   'frgca-nomask': {
     title: 'FRLP + FRGCA without the RPP mask',
     cross_attn: { cross_attn_type: 'frgca', num_heads: 6, rpp_mask: false },
   },
-  frgca: { title: 'FRLP + FRGCA (RPP mask; the default model)', cross_attn: { cross_attn_type: 'frgca', num_heads: 6, rpp_mask: true } },
+  frgca: { title: "FRLP + FRGCA (RPP mask; the paper's model)", cross_attn: { cross_attn_type: 'frgca', num_heads: 6, rpp_mask: true } },
 } as const;
 type VariantName = keyof typeof VARIANTS;
 

@@ -119,6 +119,15 @@ describe('a training run', () => {
     }
   });
 
+  it('refuses stage 1 on a model without a landmark branch, before touching the output folder', async () => {
+    const out = path.join(tmp(), 'run');
+    const none = { ...CONFIG, face_llava: { ...FACE_LLAVA, cross_attn: { cross_attn_type: 'none' } } };
+    await expect(train({ data: [data], out, stages: ['pretrain', '1'], config: none, resolveEncoder, epochs: 1, batch: 4, threads: 2 })).rejects.toThrow(
+      /stage 1 trains only FRLP and FRGCA, and this model has no landmark branch/,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('mixes its --data sources: the small one repeated up to --source-min, the large one cut to --source-max', async () => {
     const small = await faceInstruct(5); // 4 training records
     const out = path.join(tmp(), 'run');

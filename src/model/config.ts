@@ -171,8 +171,10 @@ export const FACE_LLAVA_7B_CONFIG: FaceLlavaConfig = parseFaceLlavaConfig({
 /**
  * The default model, sized to train and answer on a couple of CPU cores. Encoder: human's `faceres` frozen, its
  * `conv_pw_13` map as 7×7 = 49 tokens of 1024 channels per frame (the encoder study's pick, docs/encoder-probes.md;
- * the model directory names it with vision/npm-encoder.ts's FACERES_ENCODER and npmPreprocess(224)). Then the
- * paper's modules: mlp2x_gelu projector, FRLP, FRGCA with the RPP mask on the 7×7 grid. Decoder: llama2.c's
+ * the model directory names it with vision/npm-encoder.ts's FACERES_ENCODER and npmPreprocess(224)), and the
+ * paper's mlp2x_gelu projector. No landmark branch (cross_attn `none`): trained from scratch at this scale, the
+ * model without FRLP/FRGCA reads faces better than with them (docs/ablation.md; the paper's variant is this config
+ * with `{ cross_attn_type: 'frgca', num_heads: 6, rpp_mask: true }`, as scripts/ablation.ts builds it). Decoder: llama2.c's
  * stories15M shape (width 288, 6 layers of 6 heads of 48, SwiGLU 768, tied embeddings) on the 32000-piece LLaMA
  * vocabulary — 15.2 M parameters, 9.2 M of them the embedding. Why that size: a training token costs about
  * 6 × parameters FLOPs, so on 2 shared cores the ~23 M shape (width 384) trains about 1.5× slower for the same data,
@@ -182,7 +184,7 @@ export const FACE_LLAVA_7B_CONFIG: FaceLlavaConfig = parseFaceLlavaConfig({
 export const DEFAULT_MODEL_CONFIG: FaceLlavaConfig = parseFaceLlavaConfig({
   vision: { type: 'feature_map', channels: 1024, grid: 7 },
   mm_projector_type: 'mlp2x_gelu',
-  cross_attn: { cross_attn_type: 'frgca', num_heads: 6, rpp_mask: true },
+  cross_attn: { cross_attn_type: 'none' },
   llm: {
     vocab_size: 32000,
     hidden_size: 288,

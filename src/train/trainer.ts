@@ -143,6 +143,10 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
   const initSource = o.init ? openCheckpoint(resolve(o.init)) : undefined;
   const base = o.init ? (JSON.parse(await readFile(join(resolve(o.init), CONFIG_FILE_NAME), 'utf8')) as Record<string, unknown>) : { ...o.config };
   const faceLlava = parseFaceLlavaConfig(base.face_llava);
+  // Stage 1 trains the landmark branch alone: on a model without one it would run updates that change nothing.
+  if (faceLlava.cross_attn.cross_attn_type === 'none' && o.stages.includes('1')) {
+    throw new Error(`stage 1 trains only FRLP and FRGCA, and this model has no landmark branch (cross_attn none): run stage 2 or pretrain instead`);
+  }
   // Each --data path is one source of the mixture.
   const sourceFiles = await Promise.all(o.data.map((spec) => listJsonl([spec])));
   const dataFiles = sourceFiles.flat();
