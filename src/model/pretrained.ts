@@ -254,13 +254,6 @@ export interface SavePretrainedOptions {
 const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
 
 /**
- * Writes a model directory as a whole, after checking that the weights fit the config exactly (missing,
- * unexpected or misshapen tensors throw, as loading would). Everything goes into a fresh sibling folder, which then takes the
- * directory's place (an earlier model there is moved aside and removed), so a reader finds the old model or the
- * new one, never half of either. A folder that exists but is not a model directory is left alone (an error).
- * Returns the directory's absolute path.
- */
-/**
  * The model directory config of the default model (`face-llava train --config default`): DEFAULT_MODEL_CONFIG
  * behind the frozen faceres encoder and its preprocessing; the trainer adds the tasks of its data.
  */
@@ -277,6 +270,13 @@ function storedAs(weights: TensorSet, dtype: 'float16' | 'bfloat16'): Map<string
   );
 }
 
+/**
+ * Writes a model directory as a whole, after checking that the weights fit the config exactly (missing,
+ * unexpected or misshapen tensors throw, as loading would). Everything goes into a fresh sibling folder, which then takes the
+ * directory's place (an earlier model there is moved aside and removed), so a reader finds the old model or the
+ * new one, never half of either. A folder that exists but is not a model directory is left alone (an error).
+ * Returns the directory's absolute path.
+ */
 export async function savePretrained(dir: string, options: SavePretrainedOptions): Promise<string> {
   const target = resolve(dir);
   const config = parseModelDirConfig(options.config);
