@@ -269,19 +269,24 @@ describe('an encoder trained from a split (train_from)', () => {
   });
 });
 
+/** A model directory with a (tiny) CLIP vision tower, whose weights a run keeps frozen, and the given cross-attention. */
+async function clipModel(crossAttn: object) {
+  const config = {
+    ...CONFIG,
+    face_llava: { ...FACE_LLAVA, cross_attn: crossAttn, vision: { type: 'clip_vit', image_size: 16, patch_size: 8, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 16 } },
+    preprocess: { image_size: 16 },
+    encoder: { kind: 'clip_vit' },
+    tasks: ['expression'],
+  } as ModelDirConfigInput;
+  const init = path.join(tmp(), 'init');
+  const params = modelParams(parseFaceLlavaConfig(config.face_llava));
+  await savePretrained(init, { config, weights: new Map(params.map((p) => [p.name, initialWeight(p.name, p.shape, 3)])) });
+  return { init, params };
+}
+
 describe('face-llava train', () => {
   it('runs the paper\'s two stages on a model directory: stage 1 moves only FRLP and FRGCA', async () => {
-    // A model directory with a (tiny) CLIP vision tower, whose weights the run keeps frozen.
-    const config = {
-      ...CONFIG,
-      face_llava: { ...FACE_LLAVA, vision: { type: 'clip_vit', image_size: 16, patch_size: 8, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 16 } },
-      preprocess: { image_size: 16 },
-      encoder: { kind: 'clip_vit' },
-      tasks: ['expression'],
-    } as ModelDirConfigInput;
-    const init = path.join(tmp(), 'init');
-    const params = modelParams(parseFaceLlavaConfig(config.face_llava));
-    await savePretrained(init, { config, weights: new Map(params.map((p) => [p.name, initialWeight(p.name, p.shape, 3)])) });
+    const { init, params } = await clipModel(FACE_LLAVA.cross_attn);
 
     const out = path.join(tmp(), 'run');
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
@@ -312,6 +317,25 @@ describe('face-llava train', () => {
     }
     expect(same(before, after, 'model.layers.0.mlp.up_proj.weight')).toBe(false);
     expect(same(before, after, 'model.mm_projector.0.weight')).toBe(false);
+  });
+});
+
+describe('face-llava train without --stage', () => {
+  it('trains the paper\'s stage 2 alone on a model without a landmark branch (stage 1 would train nothing)', async () => {
+    const { init } = await clipModel({ cross_attn_type: 'none' });
+    const out = path.join(tmp(), 'run');
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await buildProgram().parseAsync(['node', 'face-llava', 'train', '--data', data, '--out', out, '--init', init, '--max-steps', '1', '--batch', '4', '--threads', '2']);
+      expect(stdout).toHaveBeenLastCalledWith(`${path.join(out, 'model')}\n`);
+      const progress = stderr.mock.calls.map(([text]) => String(text)).join('');
+      expect(progress).toMatch(/stage 2 \(1\/1\): fine-tuning/);
+      expect(progress).not.toMatch(/stage 1/);
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
   });
 });
 

@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { defaultModelDirConfig } from '../model/pretrained.js';
+import { parseFaceLlavaConfig } from '../model/config.js';
+import { CONFIG_FILE_NAME, defaultModelDirConfig } from '../model/pretrained.js';
 import { Progress } from '../train/progress.js';
 import { readRunSettings } from '../train/run-folder.js';
 import { parseStages } from '../train/stages.js';
@@ -15,7 +16,8 @@ import { integer, positive } from './options.js';
 interface TrainCliOptions {
   data?: string[];
   out: string;
-  stage: string;
+  /** Unset: `both`, or `2` for a model without a landmark branch (defaultStages). */
+  stage?: string;
   init?: string;
   config?: string;
   epochs: number;
@@ -45,6 +47,16 @@ interface TrainCliOptions {
 async function readConfig(spec: string): Promise<TrainOptions['config']> {
   if (spec === 'default') return defaultModelDirConfig();
   return JSON.parse(await readFile(spec, 'utf8')) as TrainOptions['config'];
+}
+
+/**
+ * The stages a run without --stage trains: the paper's two, but only stage 2 for a model without a landmark branch
+ * (cross_attn `none`, as the default model's), which stage 1 would leave untouched.
+ */
+export async function defaultStages(init: string | undefined, config: TrainOptions['config']): Promise<string> {
+  const modelConfig = init ? (JSON.parse(await readFile(resolve(init, CONFIG_FILE_NAME), 'utf8')) as TrainOptions['config']) : config;
+  if (!modelConfig) return 'both'; // the trainer says what is missing
+  return parseFaceLlavaConfig(modelConfig.face_llava).cross_attn.cross_attn_type === 'none' ? '2' : 'both';
 }
 
 async function withStoredSettings(o: TrainCliOptions, given: (key: keyof TrainCliOptions) => boolean): Promise<TrainCliOptions & { storedConfig?: unknown }> {
@@ -93,7 +105,7 @@ Examples:
     )
     .option('--data <paths...>', 'FaceInstruct JSONL files or folders of shards (records of split train)')
     .requiredOption('--out <dir>', 'the run folder: checkpoint/, log.jsonl, loss.svg, and model/ at the end')
-    .option('--stage <stages>', '1, 2, both (= 1,2), pretrain, or a comma-separated sequence', 'both')
+    .option('--stage <stages>', '1, 2, both (= 1,2), pretrain, or a comma-separated sequence (default: both; 2 for a model without a landmark branch)')
     .option('--init <dir>', 'the model directory to start from (needed unless the first stage is pretrain)')
     .option('--config <file>', "without --init: a model directory config.json to train from scratch, or `default` for the default model's")
     .option('--epochs <n>', 'epochs per stage', integer(1), 1)
@@ -117,6 +129,7 @@ Examples:
       const o = await withStoredSettings(cli, (key) => command.getOptionValueSource(key) === 'cli');
       if (!o.data?.length) throw new Error('--data is required (the JSONL to train on)');
       const config = o.config ? await readConfig(o.config) : (o.storedConfig as TrainOptions['config']);
+      const stages = o.stage ?? (await defaultStages(o.init, config));
       const progress = new Progress(process.stderr);
       const abort = new AbortController();
       const stop = () => {
@@ -130,7 +143,7 @@ Examples:
         const result = await train({
           data: o.data,
           out: o.out,
-          stages: parseStages(o.stage),
+          stages: parseStages(stages),
           init: o.init,
           config,
           epochs: o.epochs,
