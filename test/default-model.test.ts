@@ -2,7 +2,9 @@
 // every task about the sample face with a label that can be read out of the answer, and reads held-out faces
 // better than a majority guess (a regression guard, far below the model card's figures, on a few validation
 // images the model never trained on).
-import { statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, statSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TASKS } from '../src/data/build/types.js';
@@ -14,6 +16,7 @@ import { packAvailable } from './helpers/face-packs.js';
 
 const DATA = join(PACKAGE_ROOT, '..', 'shared', 'data');
 const SAMPLE = join(PACKAGE_ROOT, 'samples', 'face.jpg');
+const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
 
 describe('the shipped default model', () => {
   let fl: FaceLlavaPipeline;
@@ -42,6 +45,17 @@ describe('the shipped default model', () => {
       expect(answer.label, `${task}: ${answer.answer}`).not.toBeNull();
     }
     expect(r.faces).toHaveLength(1);
+  });
+
+  // Trained on still images, the model reads a video as the mean of its frames' tokens (video_tokens frame_mean):
+  // given the 8 frames' 392 tokens instead, it answered with word salad and no label.
+  it.skipIf(!hasFfmpeg)('reads a video of the sample face as it reads the image', async () => {
+    const clip = join(mkdtempSync(join(os.tmpdir(), 'face-llava-video-')), 'face.mp4');
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-loop', '1', '-i', SAMPLE, '-t', '2', '-r', '8', '-vf', 'scale=512:512', '-pix_fmt', 'yuv420p', clip]);
+    const [image, video] = await Promise.all([SAMPLE, clip].map((input) => fl.analyze(input, { task: 'expression', sampling: { seed: 0 } })));
+    expect(video.media).toMatchObject({ kind: 'video', frames: 8 });
+    expect(video.label, video.answer).not.toBeNull();
+    expect(video.label).toBe(image.label);
   });
 
   describe.skipIf(!packAvailable('fer2013') || !packAvailable('ckplus'))('on held-out validation faces', () => {

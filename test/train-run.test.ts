@@ -128,6 +128,31 @@ describe('a training run', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('refuses videos for a model that reads them as the mean of their frames (video_tokens frame_mean)', async () => {
+    const dir = tmp();
+    const record = {
+      id: 'clip0',
+      video: 'clip0.mp4',
+      conversations: [
+        { from: 'human', value: '<video>\nWhat emotion does this face show?' },
+        { from: 'gpt', value: 'The person looks happy.' },
+      ],
+      landmarks_2d: [landmarks(0), landmarks(1)],
+      task: 'expression',
+      label: 'happy',
+      source: 'synthetic',
+      split: 'train',
+      subject: null,
+    };
+    writeFileSync(path.join(dir, 'shard-00000.jsonl'), JSON.stringify(record) + '\n');
+    const out = path.join(tmp(), 'run');
+    const meanVideo = { ...CONFIG, video_tokens: 'frame_mean' as const };
+    await expect(train({ data: [data, dir], out, stages: ['pretrain'], config: meanVideo, resolveEncoder, epochs: 1, batch: 4, threads: 2 })).rejects.toThrow(
+      /clip0 is a video \(2 frames\).*set "video_tokens": "per_frame"/,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('mixes its --data sources: the small one repeated up to --source-min, the large one cut to --source-max', async () => {
     const small = await faceInstruct(5); // 4 training records
     const out = path.join(tmp(), 'run');

@@ -67,6 +67,13 @@ export const ModelDirConfigSchema = z
     encoder: EncoderSpecSchema,
     tokenizer: z.literal('llama').default('llama'),
     generation: GenerationDefaultsSchema.prefault({}),
+    /**
+     * How a video's sampled frames reach the decoder. `per_frame` (the paper's): each frame's N visual tokens
+     * behind its own placeholder, F·N in all. `frame_mean`: the frames' visual tokens averaged into one frame's N
+     * behind one placeholder, for a model trained on still images only, which has never read F·N visual tokens
+     * (the default model: given 8 frames per_frame, it answers with word salad).
+     */
+    video_tokens: z.enum(['per_frame', 'frame_mean']).default('per_frame'),
     /** The tasks the model was trained for. */
     tasks: z.array(z.enum(TASKS)).min(1),
   })
@@ -255,10 +262,18 @@ const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
 
 /**
  * The model directory config of the default model (`face-llava train --config default`): DEFAULT_MODEL_CONFIG
- * behind the frozen faceres encoder and its preprocessing; the trainer adds the tasks of its data.
+ * behind the frozen faceres encoder and its preprocessing, videos read as the mean of their frames; the trainer
+ * adds the tasks of its data.
  */
 export function defaultModelDirConfig(): Omit<ModelDirConfigInput, 'tasks'> {
-  return { face_llava: DEFAULT_MODEL_CONFIG, preprocess: npmPreprocess(FACERES_ENCODER.input_size), encoder: FACERES_ENCODER, generation: { max_new_tokens: 128 } };
+  return {
+    face_llava: DEFAULT_MODEL_CONFIG,
+    preprocess: npmPreprocess(FACERES_ENCODER.input_size),
+    encoder: FACERES_ENCODER,
+    generation: { max_new_tokens: 128 },
+    // Trained on still images (the packs have no videos), it reads a video as the mean of its frames.
+    video_tokens: 'frame_mean',
+  };
 }
 
 /** Float32 tensors re-encoded as `dtype` (round to nearest even); other tensors as they are. */

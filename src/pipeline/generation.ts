@@ -2,7 +2,7 @@
 // many questions ask about it, its visual tokens spliced into those questions' prompts, and the answers generated
 // together; each stage is timed. Analysis (pipeline.ts) asks one face several questions, evaluation (eval/run.ts)
 // several faces one question each.
-import type { HostTensor } from '../graph/host.js';
+import { f32, type HostTensor } from '../graph/host.js';
 import { usesLandmarks, type EncodedMediaRequest } from '../model/face-llava.js';
 import type { Pretrained } from '../model/pretrained.js';
 import type { Generation } from '../text/generate.js';
@@ -51,11 +51,17 @@ export async function answerQuestions(
   const tensors = await Promise.all(media.map((m) => mediaTensors(m, pretrained.preprocess, withLandmarks)));
   const preprocessed = performance.now();
   const visual = new Map<FaceMedia, HostTensor>();
-  for (const [i, { frames, landmarks }] of tensors.entries()) visual.set(media[i], await model.encodeMedia(frames, landmarks));
+  for (const [i, { frames, landmarks }] of tensors.entries()) {
+    const tokens = await model.encodeMedia(frames, landmarks);
+    visual.set(media[i], pretrained.config.video_tokens === 'frame_mean' ? frameMean(tokens) : tokens);
+  }
   const encoded = performance.now();
   let prefilled: number | undefined;
   const generations = await model.generate(
-    questions.map((q): EncodedMediaRequest => ({ ids: promptIds(q.instruction, q.media.crops.length, tokenizer), visual: visual.get(q.media)! })),
+    questions.map((q): EncodedMediaRequest => {
+      const tokens = visual.get(q.media)!;
+      return { ids: promptIds(q.instruction, tokens.shape[0], tokenizer), visual: tokens };
+    }),
     {
       tokenizer,
       maxNewTokens: options.maxNewTokens ?? generation.max_new_tokens,
@@ -77,4 +83,18 @@ export async function answerQuestions(
       tokens: generations.reduce((sum, g) => sum + g.ids.length, 0),
     },
   };
+}
+
+/** Visual tokens [F, N, d] averaged over the frames into [1, N, d] (video_tokens `frame_mean`); one frame as it is. */
+export function frameMean(tokens: HostTensor): HostTensor {
+  const [frames, n, d] = tokens.shape;
+  if (frames === 1) return tokens;
+  const data = tokens.data as Float32Array;
+  const size = n * d;
+  const mean = new Float32Array(size);
+  for (let f = 0; f < frames; f++) {
+    for (let i = 0; i < size; i++) mean[i] += data[f * size + i];
+  }
+  for (let i = 0; i < size; i++) mean[i] /= frames;
+  return f32([1, n, d], mean);
 }

@@ -172,6 +172,12 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
   // The model directories say which tasks the model knows: those it started with and those of the data.
   const tasks = [...new Set([...((base.tasks as string[] | undefined) ?? []), ...loaded.tasks])].sort();
   const config = parseModelDirConfig({ ...base, tasks });
+  // Answering averages a video's frames under frame_mean (pipeline/generation.ts); the training graph has no such
+  // step, so a video would be trained one way and answered another.
+  const video = [...loaded.examples, ...val.examples].find((e) => e.frames.length > 1);
+  if (video && config.video_tokens === 'frame_mean') {
+    throw new Error(`${video.id} is a video (${video.frames.length} frames), and the model config reads videos as the mean of their frames (video_tokens frame_mean), which training does not do: set "video_tokens": "per_frame" in the config to train on videos`);
+  }
 
   await mkdir(out, { recursive: true });
   const settings: RunSettings = {
