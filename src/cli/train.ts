@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseFaceLlavaConfig } from '../model/config.js';
+import { usesLandmarks } from '../model/face-llava.js';
 import { CONFIG_FILE_NAME, defaultModelDirConfig } from '../model/pretrained.js';
 import { Progress } from '../train/progress.js';
 import { readRunSettings } from '../train/run-folder.js';
@@ -53,10 +54,10 @@ async function readConfig(spec: string): Promise<TrainOptions['config']> {
  * The stages a run without --stage trains: the paper's two, but only stage 2 for a model without a landmark branch
  * (cross_attn `none`, as the default model's), which stage 1 would leave untouched.
  */
-export async function defaultStages(init: string | undefined, config: TrainOptions['config']): Promise<string> {
+async function defaultStages(init: string | undefined, config: TrainOptions['config']): Promise<string> {
   const modelConfig = init ? (JSON.parse(await readFile(resolve(init, CONFIG_FILE_NAME), 'utf8')) as TrainOptions['config']) : config;
   if (!modelConfig) return 'both'; // the trainer says what is missing
-  return parseFaceLlavaConfig(modelConfig.face_llava).cross_attn.cross_attn_type === 'none' ? '2' : 'both';
+  return usesLandmarks(parseFaceLlavaConfig(modelConfig.face_llava)) ? 'both' : '2';
 }
 
 async function withStoredSettings(o: TrainCliOptions, given: (key: keyof TrainCliOptions) => boolean): Promise<TrainCliOptions & { storedConfig?: unknown }> {

@@ -11,6 +11,7 @@ import type { HostTensor } from '../graph/host.js';
 import { openCheckpoint } from '../graph/safetensors.js';
 import { loadWeights, type WeightSource } from '../model/checkpoint.js';
 import { parseFaceLlavaConfig } from '../model/config.js';
+import { usesLandmarks } from '../model/face-llava.js';
 import {
   CONFIG_FILE_NAME,
   type EncoderResolver,
@@ -144,7 +145,7 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
   const base = o.init ? (JSON.parse(await readFile(join(resolve(o.init), CONFIG_FILE_NAME), 'utf8')) as Record<string, unknown>) : { ...o.config };
   const faceLlava = parseFaceLlavaConfig(base.face_llava);
   // Stage 1 trains the landmark branch alone: on a model without one it would run updates that change nothing.
-  if (faceLlava.cross_attn.cross_attn_type === 'none' && o.stages.includes('1')) {
+  if (!usesLandmarks(faceLlava) && o.stages.includes('1')) {
     throw new Error(`stage 1 trains only FRLP and FRGCA, and this model has no landmark branch (cross_attn none): run stage 2 or pretrain instead`);
   }
   // Each --data path is one source of the mixture.
@@ -174,7 +175,8 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
   const config = parseModelDirConfig({ ...base, tasks });
   // Answering averages a video's frames under frame_mean (pipeline/generation.ts); the training graph has no such
   // step, so a video would be trained one way and answered another.
-  const video = [...loaded.examples, ...val.examples].find((e) => e.frames.length > 1);
+  const isVideo = (e: { frames: readonly unknown[] }) => e.frames.length > 1;
+  const video = loaded.examples.find(isVideo) ?? val.examples.find(isVideo);
   if (video && config.video_tokens === 'frame_mean') {
     throw new Error(`${video.id} is a video (${video.frames.length} frames), and the model config reads videos as the mean of their frames (video_tokens frame_mean), which training does not do: set "video_tokens": "per_frame" in the config to train on videos`);
   }
