@@ -291,6 +291,9 @@ describe('an encoder trained from a split (train_from)', () => {
     await train({ data: [data], out, stages: ['1'], init: path.join(first, 'model'), resolveEncoder: splitEncoder, epochs: 1, batch: 4, threads: 2 });
     const [a, b] = [first, out].map((dir) => openCheckpoint(path.join(dir, 'model')).load('pool.tail'));
     expect(Array.from(b.data as Float32Array)).toEqual(Array.from(a.data as Float32Array));
+    // The model says what it was trained from, and how that was trained.
+    const { training } = JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8')) as { training: Record<string, unknown> };
+    expect(training).toMatchObject({ run: out, stages: ['1'], init: path.join(first, 'model'), init_training: { run: first, stages: ['pretrain'], lr: 1e-2 } });
   });
 });
 

@@ -244,8 +244,13 @@ async function saveModel(run: Run, dir: string, trained: Map<string, HostTensor>
   const own = new Set(run.encoder?.weights?.tensors.keys());
   const names = modelParams(run.config.face_llava, run.encoder?.network).filter((p) => !own.has(p.name) && !trained.has(p.name));
   const rest = source ? loadWeights(names, source, { strict: false }).weights : new Map<string, HostTensor>();
+  // A run from --init records the model it started from and that model's own record, so a model trained in several
+  // runs (the default model: pretrain, then a stage-2 continuation) says how it was made, run by run.
+  const before = (run.config as { training?: unknown }).training;
   const training = {
     run: run.out,
+    ...(run.o.init && { init: run.o.init, init_training: before ?? null }),
+    ...(run.o.lr !== undefined && { lr: run.o.lr }),
     stages: run.o.stages.slice(0, k + 1),
     updates_per_stage: run.total,
     examples: run.examples.length,
