@@ -23,6 +23,7 @@ import { FACERES_ENCODER, isRegisteredNpmEncoder, npmPreprocess, resolveNpmEncod
 import { encodePrompt, withImages } from '../src/text/chat.js';
 import { mulberry32 } from '../src/util/random.js';
 import { openSafetensors } from '../src/graph/safetensors.js';
+import { PROJECTOR_INPUT_WEIGHT, widenEncoder } from '../src/model/widen.js';
 import { packAvailable, samplePack } from './helpers/face-packs.js';
 import { relativeError } from './helpers/error.js';
 
@@ -236,6 +237,45 @@ describe.skipIf(!packAvailable('realorfake'))('faceres on real faces', () => {
     } finally {
       await loaded.dispose();
     }
+  });
+
+  it('widens a trained model with face_expression: the projector reads 1280 channels and the model answers as before', async () => {
+    const config: ModelDirConfigInput = {
+      face_llava: {
+        vision: { type: 'feature_map', channels: 1024, grid: 7 },
+        cross_attn: { cross_attn_type: 'none' },
+        llm: { vocab_size: 32000, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, tie_word_embeddings: true },
+      },
+      preprocess: npmPreprocess(224),
+      encoder: FACERES_ENCODER,
+      tasks: ['expression'],
+    };
+    const random = mulberry32(5);
+    const own = faceres.weights!.tensors;
+    const weights = new Map(
+      modelParams(parseFaceLlavaConfig(config.face_llava), faceres.network)
+        .filter((p) => !own.has(p.name))
+        .map((p) => [p.name, f32(p.shape, Array.from({ length: numel(p.shape) }, () => (random() - 0.5) * 0.1))]),
+    );
+    const trained = await savePretrained(join(root, 'to-widen'), { config, weights });
+    const wide = await widenEncoder(trained, join(root, 'widened'), [FACEAPI_EXPRESSION]);
+    const stored = openSafetensors(join(wide, 'model.safetensors')).load(PROJECTOR_INPUT_WEIGHT);
+    expect(stored.shape).toEqual([32, 1280]);
+    const w = stored.data as Float32Array;
+    expect(Array.from({ length: 32 }, (_, r) => w.subarray(r * 1280 + 1024, (r + 1) * 1280).every((x) => x === 0)).every(Boolean)).toBe(true);
+
+    const [before, after] = [await loadPretrained(trained), await loadPretrained(wide)];
+    try {
+      expect(after.config.encoder).toEqual({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION] });
+      expect(after.model.encoder.width).toBe(1280);
+      const [a, b] = [await before.model.encodeMedia(frames), await after.model.encodeMedia(frames)];
+      expect(b.shape).toEqual(a.shape);
+      expect(relativeError(b.data as Float32Array, a.data as Float32Array)).toBeLessThan(1e-6);
+    } finally {
+      await before.dispose();
+      await after.dispose();
+    }
+    await expect(widenEncoder(wide, join(root, 'twice'), [])).rejects.toThrow(/no network to append/);
   });
 
   it('builds the default preset: 49 tokens of 1024 per frame and a ~15 M-parameter decoder', () => {

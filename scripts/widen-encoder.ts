@@ -1,0 +1,27 @@
+// Appends frozen npm networks to a trained model's encoder (src/model/widen.ts): the result answers as the model
+// does, and `face-llava train --init <out>` then teaches its projector to read the new channels.
+//
+//   npx tsx scripts/widen-encoder.ts --model models/default --out runs/widened [--add face_expression] [--dtype float16]
+//
+// --add names a network of the registry (src/model/vision/npm-encoder.ts) by its model name; repeatable.
+import { parseArgs } from 'node:util';
+import { widenEncoder } from '../src/model/widen.js';
+import { NPM_NETWORKS } from '../src/model/vision/npm-encoder.js';
+
+const { values: a } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    out: { type: 'string' },
+    add: { type: 'string', multiple: true, default: ['face_expression'] },
+    dtype: { type: 'string' },
+  },
+});
+if (!a.model || !a.out) throw new Error('usage: scripts/widen-encoder.ts --model <dir> --out <dir> [--add face_expression]… [--dtype float16|bfloat16]');
+if (a.dtype !== undefined && a.dtype !== 'float16' && a.dtype !== 'bfloat16') throw new Error(`--dtype: float16 or bfloat16, not ${a.dtype}`);
+const networks = a.add.map((name) => {
+  const n = NPM_NETWORKS.find((x) => x.model === name);
+  if (!n) throw new Error(`--add ${name}: the registry has ${NPM_NETWORKS.map((x) => x.model).join(', ')}`);
+  return { package: n.package, model: n.model, layer: n.layer, input_size: n.input_size };
+});
+const dir = await widenEncoder(a.model, a.out, networks, { dtype: a.dtype as 'float16' | 'bfloat16' | undefined });
+console.log(`wrote ${dir}: ${a.model} with ${a.add.join(', ')} appended to its encoder`);
