@@ -5,7 +5,8 @@
 // channels z' to every token, z ↦ [z; z'], and W1 ↦ [W1, 0] leaves W1·[z; z'] = W1·z: the widened model answers
 // exactly as the trained one did, and training from it (`train --init`) starts from the trained model rather than
 // from nothing. The zero columns still get gradients (∂L/∂W1' = δ·z'ᵀ with z' ≠ 0), so they learn to read the new
-// channels. The one place a token's width is read is that first layer (`linear` projectors have only it).
+// channels. That first layer is the one place a token's width is read (`linear` projectors have only it; FRGCA
+// reads the projected tokens).
 import { Graph } from '../graph/graph.js';
 import type { HostTensor } from '../graph/host.js';
 import { openCheckpoint } from '../graph/safetensors.js';
@@ -51,7 +52,8 @@ export interface WidenOptions {
 /**
  * Writes to `to` the model of `from` with `networks` appended to its npm encoder: config (encoder.concat,
  * face_llava.vision.channels) and weights (the projector's input columns, zero for the new channels); no model
- * card, since the card of `from` does not describe the result. The result answers as `from` does; it is a starting point for `train --init`.
+ * card, since the card of `from` does not describe the result. The result answers as `from` does; it is a
+ * starting point for `train --init`.
  */
 export async function widenEncoder(from: string, to: string, networks: readonly NetworkRef[], options: WidenOptions = {}): Promise<string> {
   if (!networks.length) throw new Error('widen: no network to append');
