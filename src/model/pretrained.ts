@@ -144,7 +144,8 @@ export interface Pretrained {
   dispose(): Promise<void>;
 }
 
-async function readConfig(dir: string): Promise<ModelDirConfig> {
+/** A model directory's config.json, validated, defaults filled in; a clear error for a missing or broken file. */
+export async function readModelDirConfig(dir: string): Promise<ModelDirConfig> {
   const path = join(dir, CONFIG_FILE_NAME);
   if (!existsSync(path)) throw new Error(`${dir} is not a model directory: it has no ${CONFIG_FILE_NAME}`);
   let raw: unknown;
@@ -164,7 +165,7 @@ async function readConfig(dir: string): Promise<ModelDirConfig> {
 export async function loadPretrained(dir: string, options: LoadPretrainedOptions = {}): Promise<Pretrained> {
   const root = resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new Error(`no model at ${root}`);
-  const config = await readConfig(root);
+  const config = await readModelDirConfig(root);
   const checkpoint = openCheckpoint(root);
   const sources: WeightSource[] = [checkpoint];
   let network: FrozenNetwork | undefined;

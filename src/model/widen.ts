@@ -10,17 +10,9 @@
 import { Graph } from '../graph/graph.js';
 import type { HostTensor } from '../graph/host.js';
 import { openCheckpoint } from '../graph/safetensors.js';
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { CONFIG_FILE_NAME, parseModelDirConfig, resolveEncoder, savePretrained, type NpmEncoderSpec } from './pretrained.js';
-
-/** A network to append: as an entry of the encoder spec's `concat`. */
-export interface NetworkRef {
-  readonly package: string;
-  readonly model: string;
-  readonly layer: string;
-  readonly input_size: number;
-}
+import { resolve } from 'node:path';
+import { readModelDirConfig, resolveEncoder, savePretrained, type NpmEncoderSpec } from './pretrained.js';
+import type { NetworkRef } from './vision/npm-encoder.js';
 
 /** The projector's first linear layer, whose input is the token width. */
 export const PROJECTOR_INPUT_WEIGHT = 'model.mm_projector.0.weight';
@@ -58,7 +50,7 @@ export interface WidenOptions {
 export async function widenEncoder(from: string, to: string, networks: readonly NetworkRef[], options: WidenOptions = {}): Promise<string> {
   if (!networks.length) throw new Error('widen: no network to append');
   const source = resolve(from);
-  const config = parseModelDirConfig(JSON.parse(await readFile(join(source, CONFIG_FILE_NAME), 'utf8')), join(source, CONFIG_FILE_NAME));
+  const config = await readModelDirConfig(source);
   if (config.encoder.kind !== 'npm' || config.face_llava.vision.type !== 'feature_map') throw new Error('widen: only a model with an npm encoder can be widened');
   if (config.encoder.train_from !== undefined) throw new Error('widen: an encoder trained from a split (`train_from`) cannot take `concat`');
   const before = config.face_llava.vision.channels;

@@ -85,7 +85,8 @@ const NetworkRefSchema = z.object({
   layer: z.string().min(1),
   input_size: z.number().int().positive(),
 });
-type NetworkRef = z.output<typeof NetworkRefSchema>;
+/** One network of an encoder spec: the spec itself, or an entry of its `concat`. */
+export type NetworkRef = z.output<typeof NetworkRefSchema>;
 
 const ConcatSchema = z.array(NetworkRefSchema).optional();
 const TrainFromSchema = z.string().min(1).optional();
