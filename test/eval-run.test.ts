@@ -273,7 +273,7 @@ describe('face-llava eval', () => {
     const metrics = readMetrics(out);
     expect(JSON.parse(stdout)).toEqual(metrics);
     expect(metrics).toMatchObject({ task: 'expression', source: 'fer2013', split: 'val', model, n: 6, skipped: 0, seed: 0 });
-    expect(metrics.generation).toEqual({ temperature: 0.1, top_k: 50, max_new_tokens: 8 });
+    expect(metrics.generation).toEqual({ temperature: 0.1, top_k: 50, max_new_tokens: 8, label_rules: true });
     expect(Object.keys(metrics.metrics)).toEqual(['uar', 'war']);
     const report = metrics.report as ClassificationReport<string>;
     expect(report.classes).toEqual([...EXPRESSIONS]);
@@ -311,6 +311,15 @@ describe('face-llava eval', () => {
     const { stdout } = await cli(['--model', model, '--pack', join(DATA, 'realorfake'), '--task', 'deepfake', '--split', 'val', '--limit', '2', '--out', out]);
     expect(stdout).toMatch(/^deepfake on realorfake: 2 samples, accuracy [\d.]+, unreadable [\d.]+ %\n/);
     expect(stdout.trim().split('\n').at(-1)).toBe(join(out, 'report.md'));
+  });
+
+  it('records whether labels were chosen by the decision rules or sampled (--no-label-rules)', async () => {
+    for (const [flags, rules] of [[[], true], [['--no-label-rules'], false]] as const) {
+      const out = join(root, `cli-age-${rules}`);
+      await cli(['--model', model, '--pack', 'utkface', '--data', DATA, '--task', 'age', '--split', 'val', '--limit', '2', '--out', out, ...flags]);
+      expect(readMetrics(out).generation).toMatchObject({ label_rules: rules });
+      expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain(rules ? "labels chosen by the task's decision rule" : 'labels sampled');
+    }
   });
 
   it('crops as the build does: the detected face, or the whole picture where no face is found', async () => {

@@ -110,6 +110,38 @@ describe('LLaMA decoder: KV-cached inference', () => {
     await runner.release();
   });
 
+  it('extend gives the log-probabilities after each token of continuations of a running sequence, and leaves it as it was', async () => {
+    const logSoftmaxRow = (row: Float32Array) => {
+      const max = Math.max(...row);
+      const lse = max + Math.log(row.reduce((sum, x) => sum + Math.exp(x - max), 0));
+      return row.map((x) => x - lse);
+    };
+    const session = await uncached(cfg, lookup);
+    const prompts = [idRow(0).slice(0, 3), idRow(1).slice(0, 5)];
+    const continuations = [[5, 9, 2], [7], [3, 3, 3, 3], [11, 4]].map((c) => c.map((id) => id % V));
+    const runner = await LlamaRunner.create(cfg, lookup);
+    await runner.prefill(prompts.map((ids) => ({ ids })));
+    const after = await runner.step([0, 1].map((s) => ({ sequence: s, token: 6 })));
+    // Sequence 1 (the second row of the cache), one step past its prompt.
+    const base = [...prompts[1], 6];
+    const scored = await runner.extend(1, continuations);
+    for (const [c, ids] of continuations.entries()) {
+      const whole = [...base, ...ids];
+      const reference = (await session.run({ ids: i64([1, whole.length], whole) })).logits.data as Float32Array;
+      expect(scored[c]).toHaveLength(ids.length);
+      ids.forEach((_, t) => expect(diff(scored[c][t], logSoftmaxRow(reference.subarray((base.length + t) * V, (base.length + t + 1) * V)))).toBeLessThan(1e-4));
+    }
+    // The sequences go on as if nothing had been scored.
+    const next = await runner.step([{ sequence: 1, token: 8 }]);
+    const whole = [...base, 8];
+    const reference = (await session.run({ ids: i64([1, whole.length], whole) })).logits.data as Float32Array;
+    expect(diff(next[0], reference.subarray((whole.length - 1) * V, whole.length * V))).toBeLessThan(1e-4);
+    expect(after).toHaveLength(2);
+    await expect(runner.extend(0, [[1]])).rejects.toThrow(/sequence 0 is not running/);
+    await expect(runner.extend(1, [[]])).rejects.toThrow(/continuation is empty/);
+    await runner.release();
+  });
+
   it('grows the cache past its first chunk and drops finished sequences', async () => {
     const session = await uncached(cfg, lookup);
     const sequences = [250, 120].map((n, s) => Array.from({ length: n + 12 }, (_, t) => (t * 7 + s * 13 + 1) % V));

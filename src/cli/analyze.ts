@@ -32,6 +32,7 @@ interface AnalyzeCliOptions {
   maxNewTokens?: number;
   temperature?: number;
   seed: number;
+  labelRules: boolean;
   allFaces?: boolean;
   maxFaces?: number;
   skipDetection?: boolean;
@@ -96,6 +97,7 @@ async function analyzeFiles(files: string[], o: AnalyzeCliOptions, io: CliIo): P
     prompt: o.prompt,
     maxNewTokens: o.maxNewTokens,
     sampling: { seed: o.seed, ...(o.temperature !== undefined && { temperature: o.temperature }) },
+    labelRules: o.labelRules,
     faces: o.allFaces ? 'all' : 'primary',
     maxFaces: o.maxFaces,
     skipDetection: o.skipDetection,
@@ -142,6 +144,7 @@ export function analyzeCommand(io: CliIo = processIo): Command {
     .option('--max-new-tokens <n>', "cap on the answer's length (default: the model's setting)", integer(1))
     .option('--temperature <x>', "sampling temperature, 0 for greedy (default: the model's setting)", nonNegative)
     .option('--seed <n>', 'sampling seed', integer(0), 0)
+    .option('--no-label-rules', "sample the label like the rest of the answer instead of choosing it by the task's decision rule (age: the median of the model's distribution; attributes: each one the model gives better than even odds)")
     .option('--all-faces', 'report every face found (the answer is about the primary one: largest, then most central)')
     .option('--max-faces <n>', 'fail an input showing more faces than this (TOO_MANY_FACES)', integer(1))
     .option('--skip-detection', 'the inputs are face crops already: the whole picture is the face')

@@ -9,10 +9,10 @@ import { TASKS, type Task } from '../data/build/types.js';
 import { DEFAULT_VAL_FRACTION, SPLIT_NAMES, type SplitName } from '../data/build/splits.js';
 import { ChatClient } from '../data/openai-client.js';
 import { createFaceExpert } from '../face/index.js';
-import { DEFAULT_MODEL_DIR, loadPretrained, PACKAGE_ROOT, type GenerationDefaults } from '../model/pretrained.js';
+import { DEFAULT_MODEL_DIR, loadPretrained, PACKAGE_ROOT } from '../model/pretrained.js';
 import { BASELINE_NAMES, BASELINE_VIDEO_FRAMES, checkBaselineTask, isBaselineName, loadBaseline } from '../eval/baselines/index.js';
 import { ReasoningJudge } from '../eval/judge.js';
-import { describeSplit, writeEvalOutputs, OUTPUT_FILES } from '../eval/report.js';
+import { describeSplit, writeEvalOutputs, OUTPUT_FILES, type EvalGeneration } from '../eval/report.js';
 import { CROP_MODES, type CropMode, expertFaceReader, modelAnswerer, runEval, type Answerer } from '../eval/run.js';
 import { resolveModelDir } from '../pipeline/model-dir.js';
 import { fraction, integer } from './options.js';
@@ -47,6 +47,7 @@ interface EvalCliOptions {
   judge?: string;
   judgeModel: string;
   maxNewTokens?: number;
+  labelRules: boolean;
   seed: number;
   crop: CropMode;
   data: string;
@@ -63,7 +64,7 @@ interface LoadedAnswerer {
   /** metrics.json's `model`: the directory, or the baseline's name as given. */
   name: string;
   answerer: Answerer;
-  generation: GenerationDefaults | null;
+  generation: EvalGeneration | null;
   /** Frames sampled from a video. */
   frames: number;
   dispose(): Promise<void>;
@@ -85,8 +86,8 @@ async function loadAnswerer(o: EvalCliOptions, log: (line: string) => void): Pro
   if (!tasks.includes(o.task)) log(`warning: the model was trained for ${tasks.join(', ')}, not ${o.task}`);
   return {
     name: modelDir,
-    answerer: modelAnswerer(pretrained, { maxNewTokens: o.maxNewTokens }),
-    generation: { ...generation, max_new_tokens: o.maxNewTokens ?? generation.max_new_tokens },
+    answerer: modelAnswerer(pretrained, { maxNewTokens: o.maxNewTokens, labelRules: o.labelRules }),
+    generation: { ...generation, max_new_tokens: o.maxNewTokens ?? generation.max_new_tokens, label_rules: o.labelRules },
     frames: modelConfig.frames_per_video,
     dispose: () => pretrained.dispose(),
   };
@@ -179,6 +180,7 @@ export function evalCommand(io: CliIo = processIo): Command {
     .option('--judge-model <name>', 'the judge model', 'gpt-4o-mini')
     .option('--max-new-tokens <n>', "cap on the answer's length (default: the model's setting)", integer(1))
     .option('--seed <n>', 'sampling seed of the first sample; sample k uses seed + k', integer(0), 0)
+    .option('--no-label-rules', "sample the label's tokens like the rest of the answer instead of choosing them by the task's decision rule (age: the median of the model's distribution; attributes: each one the model gives better than even odds)")
     .addOption(
       new Option('--crop <mode>', 'detect: crop the main face as `data build` does (the whole picture where none is found); whole: the whole picture is the crop')
         .choices(CROP_MODES)

@@ -6,6 +6,10 @@ import { join } from 'node:path';
 import { auName } from '../data/labels/action-units.js';
 import { CELEBA_ATTRIBUTES } from '../data/labels/attributes.js';
 import type { GenerationDefaults } from '../model/pretrained.js';
+
+/** How a model generated its answers: its generation settings, and whether labels were chosen by the tasks'
+ * decision rules (absent in runs made before there were any: sampled). */
+export type EvalGeneration = GenerationDefaults & { label_rules?: boolean };
 import { barChart, heatmap, histogram } from './chart.js';
 import { REASONING_CRITERIA, type JudgeSummary } from './judge.js';
 import type { ClassificationReport } from './metrics.js';
@@ -19,7 +23,7 @@ export interface RunInfo {
   /** The model directory, or the baseline's name (`npm:human`). */
   model: string;
   /** How the model generated; null for a baseline, which answers with its label and generates nothing. */
-  generation: GenerationDefaults | null;
+  generation: EvalGeneration | null;
   seed: number;
   created: Date;
   /** How pictures became face crops (run.ts CropMode). */
@@ -38,7 +42,7 @@ export interface EvalMetrics {
   model: string;
   instruction: string;
   created: string;
-  generation: GenerationDefaults | null;
+  generation: EvalGeneration | null;
   seed: number;
   crop: string;
   limit: number | null;
@@ -215,7 +219,7 @@ export function renderReport(metrics: EvalMetrics, result: EvalResult): string {
     `- data: ${metrics.source}, ${describeSplit(metrics.split, metrics.splitAssignment)}${metrics.limit !== null ? `, a hash sample of at most ${metrics.limit}` : ''}; ${metrics.n} samples scored, ${metrics.skipped} skipped; crops: ${metrics.crop}`,
     `- instruction: ${metrics.instruction}`,
     generation
-      ? `- generation: temperature ${generation.temperature}, top-k ${generation.top_k}, up to ${generation.max_new_tokens} new tokens, seed ${metrics.seed}`
+      ? `- generation: temperature ${generation.temperature}, top-k ${generation.top_k}, up to ${generation.max_new_tokens} new tokens, seed ${metrics.seed}${generation.label_rules ? ", labels chosen by the task's decision rule" : ', labels sampled'}`
       : '- generation: none (a baseline answers with its label)',
     `- date: ${metrics.created}`,
     '',

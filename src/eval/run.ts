@@ -50,11 +50,14 @@ export interface Answerer {
   answer(questions: readonly Question[], seed: number): Promise<string[]>;
 }
 
-/** A loaded model directory as an Answerer, generating as its config says (or up to `maxNewTokens`). */
-export function modelAnswerer(pretrained: Pretrained, options: { maxNewTokens?: number } = {}): Answerer {
+/**
+ * A loaded model directory as an Answerer, generating as its config says (or up to `maxNewTokens`); labels are
+ * chosen by the tasks' decision rules unless `labelRules` is false (pipeline/label-guides.ts).
+ */
+export function modelAnswerer(pretrained: Pretrained, options: { maxNewTokens?: number; labelRules?: boolean } = {}): Answerer {
   return {
     async answer(questions, seed) {
-      const { generations } = await answerQuestions(pretrained, questions, { maxNewTokens: options.maxNewTokens, sampling: { seed } });
+      const { generations } = await answerQuestions(pretrained, questions, { maxNewTokens: options.maxNewTokens, sampling: { seed }, labelRules: options.labelRules });
       return generations.map((g) => g.text.trim());
     },
   };
@@ -159,7 +162,7 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
     for (const item of batch) {
       try {
         const media = await faces.read(await item.read());
-        asked.push({ item, question: { media, instruction: evalInstruction(task, media.kind) } });
+        asked.push({ item, question: { media, instruction: evalInstruction(task, media.kind), task } });
       } catch (err) {
         skip({ file: item.file, reason: (err as Error).message });
       }

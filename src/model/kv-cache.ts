@@ -34,6 +34,8 @@ import { rotaryCosSin, rotaryTables } from './rope.js';
 
 /** The cache grows by this many positions at a time. */
 export const CACHE_CHUNK = 256;
+/** Continuations scored in one run by LlamaRunner.extend (bounds the logits it holds: 32000 floats a token). */
+export const EXTEND_BATCH = 64;
 
 /** Names of the inference graph's inputs and outputs (B sequences, S new positions, C cached positions). */
 export const INFERENCE_IO = {
@@ -41,12 +43,13 @@ export const INFERENCE_IO = {
   attentionMask: 'attention_mask', // [B, S] int64: 1 for a real new position, 0 for padding
   positionIds: 'position_ids', // [B, S] int64: rotary positions of the new positions
   pastBias: 'past_bias', // [B, 1, 1, 1, C] float32: 0 where cached position c of sequence b is valid, else MASK_VALUE
-  lastIndex: 'last_index', // [B] int64: row b·S + (last real position) of [B·S, D] whose logits to compute
+  lastIndex: 'last_index', // [R] int64: rows of [B·S, D] whose logits to compute (each prompt's last real position; every position when scoring)
   pastKey: (layer: number) => `past_key_values.${layer}.key`, // [B, Hkv, 1, C, hd], rotated keys
   pastValue: (layer: number) => `past_key_values.${layer}.value`, // [B, Hkv, 1, C, hd]
   newKey: (layer: number) => `present.${layer}.key`, // [B, Hkv, 1, S, hd]: the new positions' rotated keys
   newValue: (layer: number) => `present.${layer}.value`, // [B, Hkv, 1, S, hd]
-  logits: 'logits', // [B, V]
+  logits: 'logits', // [R, V]
+  logNormalizer: 'log_normalizer', // [R]: log Σ_v exp(logits[r, v]), so that logits − it are log-probabilities
 } as const;
 
 /** Fused RMSNorm: x / √(mean(x²) + ε) · w. */
@@ -73,7 +76,7 @@ export function buildInferenceGraph(cfg: LlamaConfig): Graph {
   const mask = g.input(io.attentionMask, 'int64', ['batch', 'seq']);
   const positions = g.input(io.positionIds, 'int64', ['batch', 'seq']);
   const pastBias = g.input(io.pastBias, 'float32', ['batch', 1, 1, 1, 'cached']);
-  const lastIndex = g.input(io.lastIndex, 'int64', ['batch']);
+  const lastIndex = g.input(io.lastIndex, 'int64', ['rows']);
   const rope = rotaryCosSin(g, rotaryTables(headDim(cfg), cfg.rope_theta, cfg.max_position_embeddings), positions);
   const newBias = attentionBias(x, mask);
 
@@ -92,8 +95,11 @@ export function buildInferenceGraph(cfg: LlamaConfig): Graph {
     const nextNorm = i + 1 < cfg.num_hidden_layers ? layerWeights(g, cfg, i + 1).inputNorm : finalNormWeight(g, cfg);
     [normed, h] = addRmsNorm(swiGlu(normed, w), h, nextNorm, eps);
   }
-  const last = ops.gather(ops.reshape(normed, [-1, D]), lastIndex, 0); // [B, D]: final-normed last positions
-  g.output(io.logits, ops.linear(last, lmHeadWeight(g, cfg)));
+  const last = ops.gather(ops.reshape(normed, [-1, D]), lastIndex, 0); // [R, D]: final-normed positions asked for
+  const logits = ops.linear(last, lmHeadWeight(g, cfg));
+  g.output(io.logits, logits);
+  const normalizer = ops.custom('ReduceLogSumExp', [logits, ops.int64s(g, [-1])], { keepdims: attr.int(0) }, [{ dtype: 'float32', shape: [logits.dim(0)] }])[0];
+  g.output(io.logNormalizer, normalizer);
   return g;
 }
 
@@ -135,6 +141,8 @@ export class LlamaRunner implements DecoderStepper<LlamaPrompt> {
   private rows: { sequence: number; length: number }[] = [];
   private readonly kvHeads: number;
   private readonly headDim: number;
+  /** What a prefill or step fetches: the logits and the new keys and values (not the normalisers). */
+  private readonly stepOutputs: string[];
 
   private constructor(
     readonly config: LlamaConfig,
@@ -144,6 +152,8 @@ export class LlamaRunner implements DecoderStepper<LlamaPrompt> {
   ) {
     this.kvHeads = config.num_key_value_heads;
     this.headDim = headDim(config);
+    const layers = Array.from({ length: config.num_hidden_layers }, (_, i) => i);
+    this.stepOutputs = [INFERENCE_IO.logits, ...layers.flatMap((i) => [INFERENCE_IO.newKey(i), INFERENCE_IO.newValue(i)])];
   }
 
   /** Compile the inference graph with `weights` as initializers. */
@@ -200,6 +210,79 @@ export class LlamaRunner implements DecoderStepper<LlamaPrompt> {
     return this.run({ S: 1, embeds, mask, positions, last: lengths.map((_, b) => b), newLengths: lengths.map(() => 1) });
   }
 
+  /**
+   * The log-probabilities (logits minus their log-sum-exp) after each token of each continuation of a running
+   * sequence, as if the continuation had been stepped token by token; the sequence itself is left as it is. This scores candidate answers (a label chosen
+   * by its probability, see text/guide.ts) without committing to one: the continuations run as one batch of S new
+   * positions over the sequence's cached ones (shared by broadcasting, not copied), every position's logits
+   * computed, EXTEND_BATCH continuations at a time.
+   */
+  async extend(sequence: number, continuations: readonly (readonly number[])[]): Promise<Float32Array[][]> {
+    const row = this.rows.findIndex((r) => r.sequence === sequence);
+    if (row < 0) throw new Error(`extend: sequence ${sequence} is not running (finished, or not in the prefill batch)`);
+    if (continuations.some((c) => c.length === 0)) throw new Error('extend: a continuation is empty');
+    const out: Float32Array[][] = [];
+    for (let i = 0; i < continuations.length; i += EXTEND_BATCH) {
+      out.push(...(await this.extendBatch(row, continuations.slice(i, i + EXTEND_BATCH))));
+    }
+    return out;
+  }
+
+  private async extendBatch(row: number, continuations: readonly (readonly number[])[]): Promise<Float32Array[][]> {
+    const io = INFERENCE_IO;
+    const D = this.config.hidden_size;
+    const V = this.config.vocab_size;
+    const cached = this.rows[row].length;
+    const B = continuations.length;
+    const S = Math.max(...continuations.map((c) => c.length));
+    if (cached + S > this.config.max_position_embeddings) {
+      throw new Error(`extend: ${cached} cached positions and a continuation of ${S} exceed max_position_embeddings ${this.config.max_position_embeddings}`);
+    }
+    const embeds = new Float32Array(B * S * D);
+    const mask = new BigInt64Array(B * S);
+    const positions = new BigInt64Array(B * S);
+    const rowsAsked: number[] = [];
+    continuations.forEach((ids, b) => {
+      ids.forEach((id, t) => {
+        embeds.set(this.embedRow(id), (b * S + t) * D);
+        mask[b * S + t] = 1n;
+        rowsAsked.push(b * S + t);
+      });
+      for (let t = 0; t < S; t++) positions[b * S + t] = BigInt(cached + t);
+    });
+    // The row's cache is fed once, as a batch of one, and attention broadcasts it over the continuations (the
+    // graph's MatMuls broadcast batch dimensions): no copy. Its positions past `cached` are masked.
+    const hd = this.headDim;
+    const C = this.capacity;
+    const rowSize = this.kvHeads * C * hd;
+    const pastBias = new Float32Array(C).fill(MASK_VALUE, cached);
+    const feeds: Record<string, HostTensor> = {
+      [io.embeds]: hostTensor('float32', [B, S, D], embeds),
+      [io.attentionMask]: hostTensor('int64', [B, S], mask),
+      [io.positionIds]: hostTensor('int64', [B, S], positions),
+      [io.pastBias]: hostTensor('float32', [1, 1, 1, 1, C], pastBias),
+      [io.lastIndex]: hostTensor('int64', [rowsAsked.length], BigInt64Array.from(rowsAsked, BigInt)),
+    };
+    const cacheShape = [1, this.kvHeads, 1, C, hd];
+    this.cache.forEach((c, i) => {
+      feeds[io.pastKey(i)] = hostTensor('float32', cacheShape, c.key.subarray(row * rowSize, (row + 1) * rowSize));
+      feeds[io.pastValue(i)] = hostTensor('float32', cacheShape, c.value.subarray(row * rowSize, (row + 1) * rowSize));
+    });
+    // Only the logits and their normalisers are fetched (not the new keys and values, which nothing keeps).
+    const out = await this.session.run(feeds, { outputs: [io.logits, io.logNormalizer] });
+    const logits = out[io.logits].data as Float32Array;
+    const normalizer = out[io.logNormalizer].data as Float32Array;
+    let next = 0;
+    return continuations.map((ids) =>
+      ids.map(() => {
+        const row = logits.subarray(next * V, (next + 1) * V);
+        const lse = normalizer[next++];
+        for (let v = 0; v < V; v++) row[v] -= lse;
+        return row;
+      }),
+    );
+  }
+
   /** Free the compiled session (the runner cannot be used afterwards). */
   async release(): Promise<void> {
     this.cache = [];
@@ -230,7 +313,7 @@ export class LlamaRunner implements DecoderStepper<LlamaPrompt> {
       feeds[io.pastKey(i)] = hostTensor('float32', cacheShape, empty ?? c.key);
       feeds[io.pastValue(i)] = hostTensor('float32', cacheShape, empty ?? c.value);
     });
-    const out = await this.session.run(feeds);
+    const out = await this.session.run(feeds, { outputs: this.stepOutputs });
 
     this.reserve(Math.max(...this.rows.map((r, b) => r.length + a.newLengths[b])));
     const hd = this.headDim;

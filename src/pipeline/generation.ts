@@ -7,12 +7,17 @@ import { usesLandmarks, type EncodedMediaRequest } from '../model/face-llava.js'
 import type { Pretrained } from '../model/pretrained.js';
 import type { Generation } from '../text/generate.js';
 import type { SamplingOptionsInput } from '../text/sampling.js';
+import type { Task } from '../data/build/types.js';
+import { labelGuide } from './label-guides.js';
 import { mediaTensors, promptIds, type FaceMedia } from './requests.js';
 
 /** A question about a face's media; questions holding the same media object share its encoding. */
 export interface Question {
   media: FaceMedia;
   instruction: string;
+  /** The task whose question `instruction` is: its label is then chosen by the task's decision rule
+   * (./label-guides.ts) unless AnswerOptions.labelRules is false. */
+  task?: Task;
 }
 
 export interface AnswerOptions {
@@ -24,6 +29,8 @@ export interface AnswerOptions {
   stopIds?: number[];
   /** Each answer's text as it becomes final, by question index; the pieces concatenate to the answer. */
   onText?: (question: number, delta: string) => void;
+  /** Choose the labels of questions with a task by their decision rules (default true); false samples them. */
+  labelRules?: boolean;
 }
 
 export interface ModelTimings {
@@ -68,6 +75,7 @@ export async function answerQuestions(
       sampling: { temperature: generation.temperature, topK: generation.top_k, ...options.sampling },
       stopIds: options.stopIds,
       onText: options.onText,
+      guides: options.labelRules === false ? undefined : questions.map((q) => (q.task ? labelGuide(q.task, tokenizer) : undefined)),
       onPrefilled: () => (prefilled = performance.now()),
     },
   );

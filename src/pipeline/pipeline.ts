@@ -45,6 +45,12 @@ export interface AnalysisOptions {
   sampling?: SamplingOptionsInput;
   /** Keep generating past the end of sequence: exactly maxNewTokens tokens (for benchmarks). */
   ignoreEos?: boolean;
+  /**
+   * Choose the label by the task's decision rule (default true): the median of the model's age distribution,
+   * each CelebA attribute and action unit stated when the model gives it more than even odds (label-guides.ts).
+   * False samples the label like the rest of the answer. Only the task's own question has a rule, not a prompt.
+   */
+  labelRules?: boolean;
   /** The answer as it is generated, in pieces that concatenate to it; `task` tells the answers of `all` apart. */
   onText?: (delta: string, task: Task | null) => void;
   /** `primary` (default): report the main face only; `all`: every face found. The model answers about the main one. */
@@ -191,9 +197,10 @@ export class FaceLlavaPipeline {
       // One media object for all the questions: it is encoded once.
       answerQuestions(
         this.pretrained,
-        prompts.map((instruction) => ({ media: model, instruction })),
+        prompts.map((instruction, i) => ({ media: model, instruction, task: options.prompt === undefined ? (tasks[i] ?? undefined) : undefined })),
         {
           maxNewTokens: options.maxNewTokens,
+          labelRules: options.labelRules,
           sampling: options.sampling,
           stopIds: options.ignoreEos ? [] : undefined,
           onText: onText && ((question, delta) => onText(delta, tasks[question])),

@@ -1,5 +1,6 @@
 // Autoregressive generation for a batch of prompts, independent of the engine that computes the logits.
 import { z } from 'zod';
+import type { DecodingGuide } from './guide.js';
 import { Sampler, SamplingOptionsSchema } from './sampling.js';
 import type { IncrementalDecoder, Tokenizer } from './tokenizer.js';
 
@@ -27,6 +28,11 @@ export interface DecoderStepper<P extends PromptInput = PromptInput> {
    * has finished and will not be stepped again, so the engine may free its state.
    */
   step(batch: readonly StepInput[]): Promise<Float32Array[]>;
+  /**
+   * The log-probabilities of the next token after each token of each continuation of a running sequence, leaving
+   * the sequence as it is. Only guides (./guide.ts) call it; an engine without it cannot run them.
+   */
+  extend?(sequence: number, continuations: readonly (readonly number[])[]): Promise<Float32Array[][]>;
 }
 
 export const GenerationConfigSchema = z.object({
@@ -50,6 +56,8 @@ export interface GenerateOptions extends GenerationConfig {
    * is time to the first token, what comes after one decoder step per further token. Not called for no prompts.
    */
   onPrefilled?: () => void;
+  /** Per prompt, a guide that may choose tokens instead of the sampler (./guide.ts); none where undefined. */
+  guides?: readonly (DecodingGuide | undefined)[];
 }
 
 export type FinishReason = 'stop' | 'length';
@@ -79,9 +87,14 @@ export async function generate<P extends PromptInput>(
         tokenizer.createDecoder(),
         config.stop,
         onText,
+        options.guides?.[i],
       ),
   );
   if (sequences.length === 0) return [];
+  const extend = (sequence: number, continuations: readonly (readonly number[])[]): Promise<Float32Array[][]> => {
+    if (!stepper.extend) throw new Error('generate: this engine cannot score continuations, which decoding guides need');
+    return stepper.extend(sequence, continuations);
+  };
 
   let logits = await stepper.prefill(prompts);
   options.onPrefilled?.();
@@ -90,7 +103,7 @@ export async function generate<P extends PromptInput>(
     if (logits.length !== live.length) throw new Error(`the engine returned ${logits.length} logit rows for ${live.length} sequences`);
     const batch: StepInput[] = [];
     for (const [row, sequence] of live.entries()) {
-      const token = sequence.sampler.next(logits[row], sequence.history);
+      const token = await sequence.choose(logits[row], extend);
       if (stopIds.has(token)) sequence.finish('stop');
       else {
         sequence.append(token); // may finish it at a stop string
@@ -112,6 +125,8 @@ class Sequence {
   text = '';
   finishReason: FinishReason | undefined;
   private streamed = 0;
+  /** Tokens a guide chose that are still to be appended. */
+  private forced: number[] = [];
 
   constructor(
     readonly index: number,
@@ -120,8 +135,18 @@ class Sequence {
     private readonly decoder: IncrementalDecoder,
     private readonly stops: readonly string[],
     private readonly onText: GenerateOptions['onText'],
+    private readonly guide: DecodingGuide | undefined,
   ) {
     this.history = new Set(promptIds);
+  }
+
+  /** The next token: one a guide chose, else the sampler's. */
+  async choose(logits: Float32Array, extend: (sequence: number, continuations: readonly (readonly number[])[]) => Promise<Float32Array[][]>): Promise<number> {
+    if (this.forced.length === 0 && this.guide) {
+      const chosen = await this.guide.next({ ids: this.ids, text: this.text, logits, extend: (c) => extend(this.index, c) });
+      if (chosen) this.forced = [...chosen];
+    }
+    return this.forced.shift() ?? this.sampler.next(logits, this.history);
   }
 
   /** Adds a token; the sequence finishes if it completes a stop string. */

@@ -3,3 +3,4 @@ export * from './tokenizer.js';
 export * from './chat.js';
 export * from './sampling.js';
 export * from './generate.js';
+export * from './guide.js';
