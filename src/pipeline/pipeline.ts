@@ -46,9 +46,10 @@ export interface AnalysisOptions {
   /** Keep generating past the end of sequence: exactly maxNewTokens tokens (for benchmarks). */
   ignoreEos?: boolean;
   /**
-   * Choose the label by the task's decision rule (default true): the median of the model's age distribution,
-   * each CelebA attribute and action unit stated when the model gives it more than even odds (label-guides.ts).
-   * False samples the label like the rest of the answer. Only the task's own question has a rule, not a prompt.
+   * Choose the label by the task's decision rule (default true): the median of the model's age distribution, each
+   * CelebA attribute stated when the model gives it better than even odds (label-guides.ts; the other tasks are
+   * sampled). False samples the label like the rest of the answer. Only the task's own question has a rule, not a
+   * prompt.
    */
   labelRules?: boolean;
   /** The answer as it is generated, in pieces that concatenate to it; `task` tells the answers of `all` apart. */
