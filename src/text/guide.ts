@@ -59,11 +59,16 @@ export function logSoftmax(logits: ArrayLike<number>): Float64Array {
 
 /**
  * The ids that continue `text` with `continuation`, as the tokenizer splits the whole: the tokens of text +
- * continuation past those of text. Undefined when the continuation would change the text's own last tokens
- * (")" then "," is one piece "),"), which the sequence has already committed to.
+ * continuation past those of text (`base`, when the caller has them already). Undefined when the continuation
+ * would change the text's own last tokens (")" then "," is one piece "),"), which the sequence has already
+ * committed to.
  */
-export function continuationIds(tokenizer: Tokenizer, text: string, continuation: string): number[] | undefined {
-  const base = tokenizer.encode(text, { bos: false, specials: false });
+export function continuationIds(
+  tokenizer: Tokenizer,
+  text: string,
+  continuation: string,
+  base: readonly number[] = tokenizer.encode(text, { bos: false, specials: false }),
+): number[] | undefined {
   const whole = tokenizer.encode(text + continuation, { bos: false, specials: false });
   if (whole.length < base.length || base.some((id, i) => whole[i] !== id)) return undefined;
   return whole.slice(base.length);
@@ -196,7 +201,7 @@ export interface ListGuideOptions {
   /** The items in the order lists state them, as written ("arched eyebrows", "AU1 (inner brow raiser)"). */
   items: readonly string[];
   /** Whether the list starts here: called before each token until it says yes (then the list is decided). */
-  starts(state: GuideState): boolean | Promise<boolean>;
+  starts(state: GuideState): boolean;
   /** Before the first item (" " after "are" or ":"). */
   lead: string;
   /** Between items ", "; `lastSeparator` before the last one, when lists write one (" and "). */
@@ -251,11 +256,14 @@ export class ListGuide implements DecodingGuide {
   async next(state: GuideState): Promise<readonly number[] | undefined> {
     if (this.phase === 'done') return undefined;
     if (this.phase === 'before') {
-      if (!(await this.options.starts(state))) return undefined;
+      if (!this.options.starts(state)) return undefined;
       this.phase = 'in';
     }
     const moves = this.moves();
-    const ids = moves.map((m) => this.moveIds(state.text, m));
+    // Every move continues the same text: it is tokenized (and spelled back) once for all of them.
+    const base = this.tokenizer.encode(state.text, { bos: false, specials: false });
+    const context = { text: state.text, base, spelled: this.tokenizer.decode(base) };
+    const ids = moves.map((m) => this.moveIds(context, m));
     if (ids.some((m) => m === undefined || m.ids.length === 0)) {
       // The tokenizer cannot split the text here as the list needs: leave the rest to the sampler.
       this.phase = 'done';
@@ -298,20 +306,20 @@ export class ListGuide implements DecodingGuide {
    * appended whole (with the ending). Other items only as far as their continuations — each separator, and the
    * end unless the list must go on — share tokens.
    */
-  private moveIds(text: string, move: Move): MoveIds | undefined {
+  private moveIds(context: { text: string; base: readonly number[]; spelled: string }, move: Move): MoveIds | undefined {
     const { separator, lastSeparator, end } = this.options;
+    const { text, base } = context;
     const decided = this.pending + move.text;
     if (move.item === undefined || this.closes(move)) {
-      const ids = continuationIds(this.tokenizer, text, move.item === undefined ? decided : decided + end);
+      const ids = continuationIds(this.tokenizer, text, move.item === undefined ? decided : decided + end, base);
       return ids && { ids, pending: '' };
     }
     const followers = [separator, ...(lastSeparator !== undefined ? [lastSeparator] : []), ...(move.continues ? [] : [end])];
-    const futures = followers.map((f) => continuationIds(this.tokenizer, text, decided + f));
+    const futures = followers.map((f) => continuationIds(this.tokenizer, text, decided + f, base));
     if (futures.some((f) => f === undefined)) return undefined;
     const shared = commonPrefix(futures as number[][]);
     // The text the shared tokens spell; what of the decided text they leave out waits for the next decision.
-    const base = this.tokenizer.encode(text, { bos: false, specials: false });
-    const spelled = this.tokenizer.decode([...base, ...shared]).slice(this.tokenizer.decode(base).length);
+    const spelled = this.tokenizer.decode([...base, ...shared]).slice(context.spelled.length);
     if (!decided.startsWith(spelled)) return undefined;
     return { ids: shared, pending: decided.slice(spelled.length) };
   }
