@@ -29,6 +29,7 @@ import { relativeError } from './helpers/error.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FACEAPI_EXPRESSION = { package: '@vladmandic/face-api', model: 'face_expression', layer: 'dense3/out', input_size: 112 };
+const FACEAPI_RECOGNITION = { package: '@vladmandic/face-api', model: 'face_recognition', layer: 'conv256_down_out/out', input_size: 150 };
 const root = mkdtempSync(join(tmpdir(), 'face-llava-npm-encoder-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -98,8 +99,11 @@ async function importerOutput(artifacts: TfjsArtifacts, layer: string, pixels: H
 }
 
 describe('the npm encoder registry', () => {
-  it('knows faceres and face_expression, alone or concatenated, and nothing else', () => {
+  it('knows faceres, face_expression and face_recognition, alone or concatenated, and nothing else', () => {
     expect(isRegisteredNpmEncoder(FACERES_ENCODER)).toBe(true);
+    expect(isRegisteredNpmEncoder({ kind: 'npm', ...FACEAPI_RECOGNITION })).toBe(true);
+    expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION, { ...FACEAPI_RECOGNITION, pool: 'global' }] })).toBe(true);
+    expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, concat: [{ ...FACEAPI_RECOGNITION, pool: 'max' }] })).toBe(false);
     expect(isRegisteredNpmEncoder({ kind: 'npm', ...FACEAPI_EXPRESSION })).toBe(true);
     expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION] })).toBe(true);
     expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, layer: 'feats/Relu' })).toBe(false);
@@ -175,6 +179,29 @@ describe.skipIf(!packAvailable('realorfake'))('faceres on real faces', () => {
     const { artifacts } = await readFaceApiModel(join(ROOT, 'node_modules/@vladmandic/face-api/model'), 'face_expression');
     const reference = await importerOutput(artifacts, 'dense3/out', toNhwc(halve(frames)));
     expect(relativeError(toNhwc(channels(concat, 1024, 1280)).data as Float32Array, reference.data as Float32Array)).toBeLessThan(1e-5);
+  });
+
+  it('appends face_recognition\'s 2×2 map pooled to every token, fed the frames resized to 150 px; unpooled it is refused', async () => {
+    const three = await resolveNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION, { ...FACEAPI_RECOGNITION, pool: 'global' }] });
+    const wide = await runNetwork(three, frames);
+    expect(wide.shape).toEqual([2, 1536, 7, 7]);
+    expect(relativeError(channels(wide, 0, 1024).data as Float32Array, map.data as Float32Array)).toBeLessThan(1e-6);
+    // One 256-vector per face, the same at all 49 cells.
+    const pooled = channels(wide, 1280, 1536).data as Float32Array;
+    const perFace = [0, 1].map((f) => Float32Array.from({ length: 256 }, (_, c) => pooled[(f * 256 + c) * 49]));
+    for (let f = 0; f < 2; f++) for (let c = 0; c < 256; c++) for (let p = 0; p < 49; p++) expect(pooled[(f * 256 + c) * 49 + p]).toBe(perFace[f][c]);
+    // The network's own 2×2 map, averaged, on the crops resized to 150 by sharp rather than from 224 in the graph:
+    // close for the same face (two resamplings apart), far from the other face's.
+    const { artifacts } = await readFaceApiModel(join(ROOT, 'node_modules/@vladmandic/face-api/model'), 'face_recognition');
+    const reference = await importerOutput(artifacts, FACEAPI_RECOGNITION.layer, toNhwc(await preprocessFrames(crops, npmPreprocess(150))));
+    expect(reference.shape).toEqual([2, 2, 2, 256]);
+    const gap = [0, 1].map((f) => Float32Array.from({ length: 256 }, (_, c) => [0, 1, 2, 3].reduce((sum, p) => sum + (reference.data as Float32Array)[(f * 4 + p) * 256 + c], 0) / 4));
+    const same = [0, 1].map((f) => relativeError(perFace[f], gap[f]));
+    const other = [0, 1].map((f) => relativeError(perFace[f], gap[1 - f]));
+    for (let f = 0; f < 2; f++) expect(same[f]).toBeLessThan(other[f] / 3);
+    for (let f = 0; f < 2; f++) expect(same[f]).toBeLessThan(0.15);
+
+    await expect(resolveNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_RECOGNITION] })).rejects.toThrow(/has a 2×2 map, .* 7×7 \(add "pool": "global"/);
   });
 
   it('splits at train_from: the frozen prefix and the tail after it make the whole map; the tail\'s weights leave the encoder\'s', async () => {

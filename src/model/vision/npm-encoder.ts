@@ -12,7 +12,10 @@
 //
 // Extra spec field `concat`: networks whose maps share the grid are appended along the channels, each fed the
 // frames average-pooled down to its own input size, e.g. faceres ⊕ face_expression = 7×7×1280 (see
-// docs/encoder-probes.md).
+// docs/encoder-probes.md). An input size that does not divide the frames' is reached by an antialiased bilinear
+// resize instead. A `concat` entry with `"pool": "global"` is averaged over its own grid and the one vector
+// appended to every token: how a network with a coarser map joins, e.g. face_recognition's 2×2×256, whose pooled
+// map is the best age and real/fake probe of the registry.
 //
 // Extra spec field `train_from`: a tensor of the network (e.g. faceres's `conv_pw_12_relu/clip_by_value`) after
 // which it is trained with the model. The network is then split there (EncoderSplit): the prefix stays frozen and
@@ -20,7 +23,7 @@
 // starting from the package's values. Loading a model so trained takes the tail's weights from its checkpoint.
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Dim, Tensor } from '../../graph/graph.js';
+import { attr, type Dim, type Tensor } from '../../graph/graph.js';
 import type { HostTensor } from '../../graph/host.js';
 import * as ops from '../../graph/ops.js';
 import { importTfjsModel, loadTfjsModel, readFaceApiModel, type ImportedTfjsModel, type TfjsArtifacts } from '../../graph/tfjs-import.js';
@@ -58,6 +61,15 @@ export const NPM_NETWORKS: readonly NpmNetwork[] = [
     input_size: 112,
     read: async (root) => (await readFaceApiModel(join(root, 'model'), 'face_expression')).artifacts,
   },
+  {
+    // face-api's dlib ResNet-34-like identity net (weights only, graph written out like face_expression's): its
+    // last residual block, 2×2×256 at 150 px — joins a 7×7 map only pooled (`"pool": "global"`).
+    package: '@vladmandic/face-api',
+    model: 'face_recognition',
+    layer: 'conv256_down_out/out',
+    input_size: 150,
+    read: async (root) => (await readFaceApiModel(join(root, 'model'), 'face_recognition')).artifacts,
+  },
 ];
 
 /** The default model's encoder (docs/encoder-probes.md). */
@@ -84,6 +96,8 @@ const NetworkRefSchema = z.object({
   model: z.string().min(1),
   layer: z.string().min(1),
   input_size: z.number().int().positive(),
+  /** `global`: the map averaged over its grid, the vector repeated at every cell of the first network's grid. */
+  pool: z.literal('global').optional(),
 });
 /** One network of an encoder spec: the spec itself, or an entry of its `concat`. */
 export type NetworkRef = z.output<typeof NetworkRefSchema>;
@@ -91,10 +105,10 @@ export type NetworkRef = z.output<typeof NetworkRefSchema>;
 const ConcatSchema = z.array(NetworkRefSchema).optional();
 const TrainFromSchema = z.string().min(1).optional();
 
-const describe = (r: NetworkRef) => `${r.package} ${r.model} at ${r.layer} (${r.input_size} px)`;
+const describe = (r: Omit<NetworkRef, 'pool'>) => `${r.package} ${r.model} at ${r.layer} (${r.input_size} px)`;
 
 /** The registry's network for a spec, if it has one (package, model, layer and input size must all match). */
-export function findNpmNetwork(ref: NetworkRef): NpmNetwork | undefined {
+export function findNpmNetwork(ref: Omit<NetworkRef, 'pool'>): NpmNetwork | undefined {
   return NPM_NETWORKS.find((n) => n.package === ref.package && n.model === ref.model && n.layer === ref.layer && n.input_size === ref.input_size);
 }
 
@@ -281,22 +295,40 @@ export async function resolveNpmEncoder(spec: NpmEncoderSpec): Promise<ResolvedE
     const network: FrozenNetwork = { inputShape: split.prefix.inputShape, build: (frames) => split.tail(split.prefix.build(frames)) };
     return { network, weights: tensorSource(prefixWeights), split };
   }
-  const nets = await Promise.all([spec, ...(concat.data ?? [])].map((ref) => cachedImport(ref)));
+  const refs: NetworkRef[] = [spec, ...(concat.data ?? [])];
+  const nets = await Promise.all(refs.map((ref) => cachedImport(ref)));
   const size = spec.input_size;
-  for (const net of nets) {
-    if (size % net.ref.input_size !== 0) throw new Error(`npm encoder: ${describe(net.ref)} cannot be fed by pooling ${size}-px frames`);
-    if (net.grid !== nets[0].grid) throw new Error(`npm encoder: ${describe(net.ref)} has a ${net.grid}×${net.grid} map, ${describe(nets[0].ref)} ${nets[0].grid}×${nets[0].grid}`);
-  }
+  const grid = nets[0].grid;
+  nets.forEach((net, i) => {
+    if (i > 0 && refs[i].pool !== 'global' && net.grid !== grid) {
+      throw new Error(`npm encoder: ${describe(net.ref)} has a ${net.grid}×${net.grid} map, ${describe(nets[0].ref)} ${grid}×${grid} (add "pool": "global" to append its pooled map to every token)`);
+    }
+  });
   const network: FrozenNetwork = {
     inputShape: [3, size, size],
     build(frames) {
-      const maps = nets.map((net) => {
-        const factor = size / net.ref.input_size;
-        // A box average: an antialiased downscale by an integer factor (the encoder study resized crops to 112 directly).
-        return buildInto(net, factor === 1 ? frames : ops.avgPool(frames, { kernel: [factor, factor] }));
+      const maps = nets.map((net, i) => {
+        const map = buildInto(net, resizeFrames(frames, size, net.ref.input_size));
+        if (refs[i].pool !== 'global') return map;
+        // Averaged over its own cells, then the same C-vector at each of the G×G cells: [F, C, 1, 1] → [F, C, G, G].
+        const pooled = ops.globalAvgPool(map);
+        return ops.expand(pooled, [1, 1, grid, grid]);
       });
       return maps.length === 1 ? maps[0] : ops.concat(maps, 1);
     },
   };
   return { network, weights: tensorSource(new Map(nets.flatMap((net) => [...net.weights]))) };
+}
+
+/**
+ * Frames [F, 3, S, S] at a network's input size s: a box average when s divides S (an antialiased downscale by an
+ * integer factor; the encoder study resized crops to 112 directly), else an antialiased bilinear resize (ONNX
+ * Resize, `antialias` from opset 18), as image libraries shrink a crop.
+ */
+function resizeFrames(frames: Tensor, size: number, to: number): Tensor {
+  if (to === size) return frames;
+  if (size % to === 0) return ops.avgPool(frames, { kernel: [size / to, size / to] });
+  const sizes = ops.int64s(frames.graph, [to, to]);
+  const attrs = { mode: attr.string('linear'), antialias: attr.int(1), axes: attr.ints([2, 3]), coordinate_transformation_mode: attr.string('half_pixel') };
+  return ops.custom('Resize', [frames, null, null, sizes], attrs, [{ dtype: frames.dtype, shape: [frames.dim(0), 3, to, to] }])[0];
 }
