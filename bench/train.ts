@@ -1,6 +1,6 @@
 // Training benchmark (npm run bench:train): key=value lines for the default model's train step (DEFAULT_MODEL_CONFIG
-// in src/model/config.ts: faceres 7×7×1024 encoder tokens, FRLP + FRGCA, a 6-layer 288-wide LLaMA decoder on the
-// 32000-piece vocabulary), one AdamW update per batch of 8 FaceInstruct-shaped sequences (49 visual tokens spliced into ~150 text tokens), the
+// in src/model/config.ts: faceres 7×7×1024 encoder tokens, no landmark branch, a 6-layer 288-wide LLaMA decoder on
+// the 32000-piece vocabulary), one AdamW update per batch of 8 FaceInstruct-shaped sequences (49 visual tokens spliced into ~150 text tokens), the
 // encoder's tokens given as cached features, random weights. FACE_LLAVA_BENCH_QUICK=1 shrinks it (a smoke test).
 //
 //   matmul_gflops               fp32 1024³ MatMul through the engine, median of runs interleaved with the steps
@@ -13,7 +13,9 @@
 //   train_step_executed_flops_fraction  the same with lm_head counted where it runs (answer positions only):
 //                               6 · ((train_params − lm_head) · tokens + lm_head · answer tokens) per second ÷ peak
 //   train_step_host_ms          per step, time outside onnxruntime's run calls (feeds, bookkeeping)
-//   stage1_tokens_per_s         stage 1: FRLP and FRGCA train, the projector and decoder are frozen (fed as inputs)
+//   stage1_tokens_per_s         stage 1: FRLP and FRGCA train, the projector and decoder are frozen (fed as inputs);
+//                               measured on the same model with the paper's landmark branch (FRGCA with the mask)
+//                               added, since the default model has none and its stage 1 would train nothing
 //
 // The machine may be shared and its speed drifts: medians over interleaved runs, ratios within one process.
 import { Graph, compile, defaultThreads, f32, type HostTensor, ops } from '../src/graph/index.js';
@@ -31,6 +33,9 @@ const threads = defaultThreads();
 const cfg = quick
   ? parseFaceLlavaConfig({ ...DEFAULT_MODEL_CONFIG, llm: { ...DEFAULT_MODEL_CONFIG.llm, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 2, intermediate_size: 128 }, cross_attn: { cross_attn_type: 'frgca', num_heads: 2 } })
   : DEFAULT_MODEL_CONFIG;
+/** The model a stage trains: stage 1 needs the landmark branch, which the default model leaves out. */
+const stageConfig = (stage: StageName) =>
+  stage === '1' && cfg.cross_attn.cross_attn_type === 'none' ? parseFaceLlavaConfig({ ...cfg, cross_attn: { cross_attn_type: 'frgca', num_heads: 4, rpp_mask: true } }) : cfg;
 const BATCH = 8;
 const STEPS = quick ? 3 : 12;
 const WARMUP = 2;
@@ -79,7 +84,7 @@ function batch(): { feeds: Record<string, HostTensor>; tokens: number; answers: 
 }
 
 async function trainStep(stage: StageName): Promise<{ step: TrainStep; params: number }> {
-  const { graph, loss } = buildTrainingGraph(cfg);
+  const { graph, loss } = buildTrainingGraph(stageConfig(stage));
   const trains = new Set(STAGES[stage].trains);
   const frozen = graph.params.filter((p) => !trains.has(moduleOf(p.name)));
   const step = await createTrainStep(graph, {
