@@ -433,6 +433,20 @@ export function globalAvgPool(x: Tensor): Tensor {
   return one('GlobalAveragePool', [x], x.dtype, [...x.shape.slice(0, 2), ...x.shape.slice(2).map(() => 1)]);
 }
 
+/**
+ * Bilinear resize of the last two axes of x [..., H, W] to [..., h, w] (ONNX Resize, half-pixel centres); with
+ * `antialias` (opset 18) a downscale filters like an image library's rather than sampling. No gradient.
+ */
+export function resizeBilinear(x: Tensor, size: readonly [number, number], options: { antialias?: boolean } = {}): Tensor {
+  const attrs: Attrs = {
+    mode: attr.string('linear'),
+    antialias: attr.int(options.antialias ? 1 : 0),
+    axes: attr.ints([x.rank - 2, x.rank - 1]),
+    coordinate_transformation_mode: attr.string('half_pixel'),
+  };
+  return one('Resize', [x, null, null, int64s(x.graph, size)], x.dtype, [...x.shape.slice(0, -2), ...size], attrs);
+}
+
 /** Batch normalization in inference mode (running statistics). */
 export function batchNorm(x: Tensor, scale: Tensor, bias: Tensor, runMean: Tensor, runVar: Tensor, eps = 1e-5): Tensor {
   return one('BatchNormalization', [x, scale, bias, runMean, runVar], x.dtype, x.shape, { epsilon: attr.float(eps) });

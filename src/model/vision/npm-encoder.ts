@@ -23,7 +23,7 @@
 // starting from the package's values. Loading a model so trained takes the tail's weights from its checkpoint.
 import { join } from 'node:path';
 import { z } from 'zod';
-import { attr, type Dim, type Tensor } from '../../graph/graph.js';
+import type { Dim, Tensor } from '../../graph/graph.js';
 import type { HostTensor } from '../../graph/host.js';
 import * as ops from '../../graph/ops.js';
 import { importTfjsModel, loadTfjsModel, readFaceApiModel, type ImportedTfjsModel, type TfjsArtifacts } from '../../graph/tfjs-import.js';
@@ -328,7 +328,5 @@ export async function resolveNpmEncoder(spec: NpmEncoderSpec): Promise<ResolvedE
 function resizeFrames(frames: Tensor, size: number, to: number): Tensor {
   if (to === size) return frames;
   if (size % to === 0) return ops.avgPool(frames, { kernel: [size / to, size / to] });
-  const sizes = ops.int64s(frames.graph, [to, to]);
-  const attrs = { mode: attr.string('linear'), antialias: attr.int(1), axes: attr.ints([2, 3]), coordinate_transformation_mode: attr.string('half_pixel') };
-  return ops.custom('Resize', [frames, null, null, sizes], attrs, [{ dtype: frames.dtype, shape: [frames.dim(0), 3, to, to] }])[0];
+  return ops.resizeBilinear(frames, [to, to], { antialias: true });
 }
