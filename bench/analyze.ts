@@ -2,6 +2,8 @@
 //
 //   analyze_ms_warm     median over --runs analyses (after one warm-up) in a loaded pipeline, each answer forced to
 //                       exactly --tokens new tokens (end of sequence ignored); its stages' medians follow
+//   *_no_mirror         the same analyses with the mirror off (`mirror: false`), alternated with them in the same
+//                       pipeline: what a model directory's `"mirror": true` costs (one more encoder pass)
 //   analyze_ms_cold     process start to full answer: `node bin/face-llava.js analyze <image> --json` (the compiled
 //                       CLI, rebuilt first when src/ is newer than dist/), up to --tokens tokens; cold_tokens says
 //                       how many it generated
@@ -90,9 +92,14 @@ async function warm(model: string, image: string): Promise<void> {
   try {
     const options = { task: 'expression', maxNewTokens: tokens, ignoreEos: true } as const;
     await pipeline.analyze(image, options);
+    await pipeline.analyze(image, { ...options, mirror: false });
     const results: Analysis[] = [];
-    for (let i = 0; i < runs; i++) results.push(await pipeline.analyze(image, options));
-    const stage = (key: keyof Analysis['timings']) => median(results.map((r) => r.timings[key]));
+    const unmirrored: Analysis[] = [];
+    for (let i = 0; i < runs; i++) {
+      results.push(await pipeline.analyze(image, options));
+      unmirrored.push(await pipeline.analyze(image, { ...options, mirror: false }));
+    }
+    const stage = (key: keyof Analysis['timings'], of = results) => median(of.map((r) => r.timings[key]));
     print('tokens', tokens);
     print('analyze_ms_warm', stage('totalMs'));
     print('face_ms', stage('faceMs'));
@@ -101,6 +108,8 @@ async function warm(model: string, image: string): Promise<void> {
     print('prefill_ms', stage('prefillMs'));
     print('generate_ms', stage('generateMs'));
     print('decode_tokens_per_s', ((tokens - 1) * 1000) / stage('generateMs'));
+    print('analyze_ms_warm_no_mirror', stage('totalMs', unmirrored));
+    print('encode_ms_no_mirror', stage('encodeMs', unmirrored));
   } finally {
     await pipeline.dispose();
   }

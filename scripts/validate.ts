@@ -5,6 +5,8 @@
 //   npx tsx scripts/validate.ts --model models/default [--model runs/x/model npm:face-api …]
 //     [--out runs/validate] [--runs fer2013,celeba,…] [--crop detect|whole] [--threads 2]
 //
+// A model may carry eval options after `@`, its own column: `models/default@--no-mirror@--no-label-rules`.
+//
 // Each model's evals go into <out>/<model as a file name>[-whole]/: a run whose metrics JSON is there is not
 // rerun, so an interrupted validation continues where it stopped. The CLI is run from dist/ (npm run build first).
 import os from 'node:os';
@@ -36,7 +38,8 @@ const isBaseline = (model: string) => model.startsWith('npm:');
 /** The tasks the npm libraries' own networks answer (src/eval/baselines). */
 const baselineAnswers = (r: ValidationRun) => r.task === 'expression' || r.task === 'age';
 const folderOf = (model: string) =>
-  (isBaseline(model) ? model.replace(':', '-') : resolve(model).replace(/^\//, '').replace(/[^\w.-]+/g, '_')) +
+  ((dir) => (isBaseline(dir) ? dir.replace(':', '-') : resolve(dir).replace(/^\//, '').replace(/[^\w.-]+/g, '_')))(model.split('@--')[0]) +
+  model.split('@--').slice(1).map((o) => `-${o}`).join('') +
   (a.crop === 'whole' ? '-whole' : '');
 
 const cells = new Map<string, string>();
@@ -44,7 +47,8 @@ for (const model of models) {
   for (const r of runs) {
     if (isBaseline(model) && !baselineAnswers(r)) continue;
     console.error(`validate: ${model} — ${r.name}`);
-    const m = await validate(model, r, join(resolve(a.out), folderOf(model)), a.threads);
+    const [dir, ...options] = model.split('@--');
+    const m = await validate(dir, r, join(resolve(a.out), folderOf(model)), a.threads, options.map((o) => `--${o}`));
     const value = m.metrics[r.metric];
     const text = value === null || value === undefined ? '–' : value.toFixed(r.metric === 'mae' ? 2 : 3);
     cells.set(`${model}\t${r.name}`, `${text}${m.unreadable > 0 ? ` (${(m.unreadable * 100).toFixed(1)} % unreadable)` : ''}`);

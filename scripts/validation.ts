@@ -77,13 +77,13 @@ export function runCli(args: readonly string[], captureStdout = false): Promise<
 }
 
 /**
- * Scores `model` with one run: `<dir>/<name>.json` holds its metrics.json (reused when present), `<dir>/<name>/`
- * the eval's report and predictions.
+ * Scores `model` with one run (eval `options` added to the run's): `<dir>/<name>.json` holds its metrics.json
+ * (reused when present), `<dir>/<name>/` the eval's report and predictions.
  */
-export async function validate(model: string, r: ValidationRun, dir: string, threads: string): Promise<EvalMetrics> {
+export async function validate(model: string, r: ValidationRun, dir: string, threads: string, options: readonly string[] = []): Promise<EvalMetrics> {
   const file = join(dir, `${r.name}.json`);
   if (!existsSync(file)) {
-    const args = ['eval', '--model', model, ...r.args, '--split', 'val', '--json', '--threads', threads, '--out', join(dir, r.name)];
+    const args = ['eval', '--model', model, ...r.args, ...options, '--split', 'val', '--json', '--threads', threads, '--out', join(dir, r.name)];
     await writeFile(file, await runCli(args, true));
   }
   return JSON.parse(await readFile(file, 'utf8')) as EvalMetrics;

@@ -273,7 +273,7 @@ describe('face-llava eval', () => {
     const metrics = readMetrics(out);
     expect(JSON.parse(stdout)).toEqual(metrics);
     expect(metrics).toMatchObject({ task: 'expression', source: 'fer2013', split: 'val', model, n: 6, skipped: 0, seed: 0 });
-    expect(metrics.generation).toEqual({ temperature: 0.1, top_k: 50, max_new_tokens: 8, label_rules: true });
+    expect(metrics.generation).toEqual({ temperature: 0.1, top_k: 50, max_new_tokens: 8, label_rules: true, mirror: false });
     expect(Object.keys(metrics.metrics)).toEqual(['uar', 'war']);
     const report = metrics.report as ClassificationReport<string>;
     expect(report.classes).toEqual([...EXPRESSIONS]);
@@ -319,6 +319,17 @@ describe('face-llava eval', () => {
       await cli(['--model', model, '--pack', 'utkface', '--data', DATA, '--task', 'age', '--split', 'val', '--limit', '2', '--out', out, ...flags]);
       expect(readMetrics(out).generation).toMatchObject({ label_rules: rules });
       expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain(rules ? "labels chosen by the task's decision rule" : 'labels sampled');
+    }
+  });
+
+  // The model's config says no mirror; --mirror turns it on (this model has the landmark branch: the mirror's
+  // landmarks go with it; test/pipeline-mirror.test.ts checks what the model is given).
+  it('records whether each face was averaged with its mirror image (--mirror)', async () => {
+    for (const [flags, mirror] of [[[], false], [['--mirror'], true]] as const) {
+      const out = join(root, `cli-mirror-${mirror}`);
+      await cli(['--model', model, '--pack', 'fer2013', '--data', DATA, '--task', 'expression', '--split', 'val', '--limit', '3', '--out', out, ...flags]);
+      expect(readMetrics(out).generation).toMatchObject({ mirror });
+      expect(readFileSync(join(out, 'report.md'), 'utf8').includes('each face averaged with its mirror image')).toBe(mirror);
     }
   });
 

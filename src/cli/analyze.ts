@@ -33,6 +33,7 @@ interface AnalyzeCliOptions {
   temperature?: number;
   seed: number;
   labelRules: boolean;
+  mirror?: boolean;
   allFaces?: boolean;
   maxFaces?: number;
   skipDetection?: boolean;
@@ -98,6 +99,7 @@ async function analyzeFiles(files: string[], o: AnalyzeCliOptions, io: CliIo): P
     maxNewTokens: o.maxNewTokens,
     sampling: { seed: o.seed, ...(o.temperature !== undefined && { temperature: o.temperature }) },
     labelRules: o.labelRules,
+    mirror: o.mirror,
     faces: o.allFaces ? 'all' : 'primary',
     maxFaces: o.maxFaces,
     skipDetection: o.skipDetection,
@@ -145,6 +147,8 @@ export function analyzeCommand(io: CliIo = processIo): Command {
     .option('--temperature <x>', "sampling temperature, 0 for greedy (default: the model's setting)", nonNegative)
     .option('--seed <n>', 'sampling seed', integer(0), 0)
     .option('--no-label-rules', "sample the label like the rest of the answer instead of choosing it by the task's decision rule (age: the median of the model's distribution; attributes: each one the model gives better than even odds)")
+    .option('--mirror', "encode the face with its mirror image and average their visual tokens (test-time augmentation; default: the model's setting)")
+    .option('--no-mirror', 'encode the face as it is only')
     .option('--all-faces', 'report every face found (the answer is about the primary one: largest, then most central)')
     .option('--max-faces <n>', 'fail an input showing more faces than this (TOO_MANY_FACES)', integer(1))
     .option('--skip-detection', 'the inputs are face crops already: the whole picture is the face')

@@ -48,6 +48,7 @@ interface EvalCliOptions {
   judgeModel: string;
   maxNewTokens?: number;
   labelRules: boolean;
+  mirror?: boolean;
   seed: number;
   crop: CropMode;
   data: string;
@@ -86,8 +87,8 @@ async function loadAnswerer(o: EvalCliOptions, log: (line: string) => void): Pro
   if (!tasks.includes(o.task)) log(`warning: the model was trained for ${tasks.join(', ')}, not ${o.task}`);
   return {
     name: modelDir,
-    answerer: modelAnswerer(pretrained, { maxNewTokens: o.maxNewTokens, labelRules: o.labelRules }),
-    generation: { ...generation, max_new_tokens: o.maxNewTokens ?? generation.max_new_tokens, label_rules: o.labelRules },
+    answerer: modelAnswerer(pretrained, { maxNewTokens: o.maxNewTokens, labelRules: o.labelRules, mirror: o.mirror }),
+    generation: { ...generation, max_new_tokens: o.maxNewTokens ?? generation.max_new_tokens, label_rules: o.labelRules, mirror: o.mirror ?? pretrained.config.mirror },
     frames: modelConfig.frames_per_video,
     dispose: () => pretrained.dispose(),
   };
@@ -181,6 +182,8 @@ export function evalCommand(io: CliIo = processIo): Command {
     .option('--max-new-tokens <n>', "cap on the answer's length (default: the model's setting)", integer(1))
     .option('--seed <n>', 'sampling seed of the first sample; sample k uses seed + k', integer(0), 0)
     .option('--no-label-rules', "sample the label's tokens like the rest of the answer instead of choosing them by the task's decision rule (age: the median of the model's distribution; attributes: each one the model gives better than even odds)")
+    .option('--mirror', "encode each face with its mirror image and average their visual tokens (test-time augmentation; default: the model's setting)")
+    .option('--no-mirror', 'encode each face as it is only')
     .addOption(
       new Option('--crop <mode>', 'detect: crop the main face as `data build` does (the whole picture where none is found); whole: the whole picture is the crop')
         .choices(CROP_MODES)

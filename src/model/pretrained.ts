@@ -74,6 +74,11 @@ export const ModelDirConfigSchema = z
      * (the default model: given 8 frames per_frame, it answers with word salad).
      */
     video_tokens: z.enum(['per_frame', 'frame_mean']).default('per_frame'),
+    /**
+     * Test-time augmentation: each frame is encoded with its mirror image and the two token grids averaged, the
+     * mirror's flipped back (pipeline/mirror.ts). One more encoder pass; the decoder reads as many tokens.
+     */
+    mirror: z.boolean().default(false),
     /** The tasks the model was trained for. */
     tasks: z.array(z.enum(TASKS)).min(1),
   })

@@ -9,6 +9,7 @@ import type { Generation } from '../text/generate.js';
 import type { SamplingOptionsInput } from '../text/sampling.js';
 import type { Task } from '../data/build/types.js';
 import { labelGuide } from './label-guides.js';
+import { mirrorMean, withMirrored, withMirroredLandmarks } from './mirror.js';
 import { mediaTensors, promptIds, type FaceMedia } from './requests.js';
 
 /** A question about a face's media; questions holding the same media object share its encoding. */
@@ -31,6 +32,9 @@ export interface AnswerOptions {
   onText?: (question: number, delta: string) => void;
   /** Choose the labels of questions with a task by their decision rules (default true); false samples them. */
   labelRules?: boolean;
+  /** Encode each face with its mirror image and average their visual tokens (./mirror.ts); default: the model
+   * directory's `mirror`. */
+  mirror?: boolean;
 }
 
 export interface ModelTimings {
@@ -58,8 +62,11 @@ export async function answerQuestions(
   const tensors = await Promise.all(media.map((m) => mediaTensors(m, pretrained.preprocess, withLandmarks)));
   const preprocessed = performance.now();
   const visual = new Map<FaceMedia, HostTensor>();
+  const mirror = options.mirror ?? pretrained.config.mirror;
   for (const [i, { frames, landmarks }] of tensors.entries()) {
-    const tokens = await model.encodeMedia(frames, landmarks);
+    const tokens = mirror
+      ? mirrorMean(await model.encodeMedia(withMirrored(frames), landmarks && withMirroredLandmarks(landmarks)), model.encoder.grid)
+      : await model.encodeMedia(frames, landmarks);
     visual.set(media[i], pretrained.config.video_tokens === 'frame_mean' ? frameMean(tokens) : tokens);
   }
   const encoded = performance.now();

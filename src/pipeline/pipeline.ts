@@ -52,6 +52,11 @@ export interface AnalysisOptions {
    * prompt.
    */
   labelRules?: boolean;
+  /**
+   * Encode the face with its mirror image and average their visual tokens, the mirror's grid flipped back
+   * (test-time augmentation, mirror.ts); default: the model directory's `mirror`.
+   */
+  mirror?: boolean;
   /** The answer as it is generated, in pieces that concatenate to it; `task` tells the answers of `all` apart. */
   onText?: (delta: string, task: Task | null) => void;
   /** `primary` (default): report the main face only; `all`: every face found. The model answers about the main one. */
@@ -202,6 +207,7 @@ export class FaceLlavaPipeline {
         {
           maxNewTokens: options.maxNewTokens,
           labelRules: options.labelRules,
+          mirror: options.mirror,
           sampling: options.sampling,
           stopIds: options.ignoreEos ? [] : undefined,
           onText: onText && ((question, delta) => onText(delta, tasks[question])),

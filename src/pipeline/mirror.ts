@@ -1,0 +1,94 @@
+// Mirror test-time augmentation: a face and its mirror image are encoded together and their visual tokens averaged,
+// the mirror's grid flipped back so that each token averages the same region of the face seen both ways:
+//
+//     h̄_v[r, c] = ½ · (h_v(x)[r, c] + h_v(flip(x))[r, G−1−c])
+//
+// A face is (nearly) symmetric, a frozen network is not: its two readings of the same face differ, and their mean
+// is a steadier description of it, for the price of one more encoder pass (the decoder sees as many tokens). A
+// model with a landmark branch gets the mirror's landmarks too: x → 1 − x, renumbered so that each index names the
+// same iBUG point it did (the mirror's image-left eye is points 36–41 again).
+import { f32, type HostTensor } from '../graph/host.js';
+import type { PatchGrid } from '../model/regions.js';
+
+/** Frames [F, C, H, W] followed by their mirror images: [2F, C, H, W]. */
+export function withMirrored(frames: HostTensor): HostTensor {
+  const [count, channels, height, width] = frames.shape;
+  if (frames.shape.length !== 4) throw new Error(`withMirrored: want frames [F, C, H, W], got [${frames.shape.join(', ')}]`);
+  const data = frames.data as Float32Array;
+  const out = new Float32Array(2 * data.length);
+  out.set(data);
+  const rows = count * channels * height;
+  for (let row = 0; row < rows; row++) {
+    const at = row * width;
+    for (let x = 0; x < width; x++) out[data.length + at + x] = data[at + width - 1 - x];
+  }
+  return f32([2 * count, channels, height, width], out);
+}
+
+/**
+ * Visual tokens [2F, N, d] of frames and their mirror images (withMirrored's order) → [F, N, d]: each frame's tokens
+ * averaged with its mirror's, whose grid is flipped back left to right (a CLS token, first when the grid has one,
+ * averaged as it is).
+ */
+export function mirrorMean(tokens: HostTensor, grid: PatchGrid): HostTensor {
+  const [doubled, n, d] = tokens.shape;
+  const frames = doubled / 2;
+  const cls = grid.cls ? 1 : 0;
+  const g = grid.size;
+  if (tokens.shape.length !== 3 || !Number.isInteger(frames) || n !== g * g + cls) {
+    throw new Error(`mirrorMean: want tokens [2F, ${g * g + cls}, d], got [${tokens.shape.join(', ')}]`);
+  }
+  const data = tokens.data as Float32Array;
+  const size = n * d;
+  const out = new Float32Array(frames * size);
+  for (let f = 0; f < frames; f++) {
+    const seen = f * size;
+    const mirrored = (frames + f) * size;
+    for (let j = 0; j < n; j++) {
+      // Token j of the frame meets the mirror's token at the same row, opposite column.
+      const cell = j - cls;
+      const k = cell < 0 ? j : cls + Math.floor(cell / g) * g + (g - 1 - (cell % g));
+      for (let c = 0; c < d; c++) out[seen + j * d + c] = 0.5 * (data[seen + j * d + c] + data[mirrored + k * d + c]);
+    }
+  }
+  return f32([frames, n, d], out);
+}
+
+/** iBUG-68 point i of a mirror image is point MIRROR_68[i] of the original: each left/right pair swapped. */
+export const MIRROR_68: readonly number[] = [
+  ...range(16, 0), // jaw
+  ...range(26, 22), // eyebrows
+  ...range(21, 17),
+  27, 28, 29, 30, // nose bridge
+  ...range(35, 31), // nostrils
+  45, 44, 43, 42, 47, 46, // eyes
+  39, 38, 37, 36, 41, 40,
+  ...range(54, 48), // outer lips
+  ...range(59, 55),
+  ...range(64, 60), // inner lips
+  ...range(67, 65),
+];
+
+/** from, from − 1, …, to. */
+function range(from: number, to: number): number[] {
+  return Array.from({ length: from - to + 1 }, (_, i) => from - i);
+}
+
+/** Landmarks [F, 68, 2] (fractions of the crop) followed by those of the mirror images: [2F, 68, 2]. */
+export function withMirroredLandmarks(landmarks: HostTensor): HostTensor {
+  const [count, points, xy] = landmarks.shape;
+  if (landmarks.shape.length !== 3 || points !== MIRROR_68.length || xy !== 2) {
+    throw new Error(`withMirroredLandmarks: want landmarks [F, 68, 2], got [${landmarks.shape.join(', ')}]`);
+  }
+  const data = landmarks.data as Float32Array;
+  const out = new Float32Array(2 * data.length);
+  out.set(data);
+  for (let f = 0; f < count; f++) {
+    const at = f * points * 2;
+    MIRROR_68.forEach((source, i) => {
+      out[data.length + at + 2 * i] = 1 - data[at + 2 * source];
+      out[data.length + at + 2 * i + 1] = data[at + 2 * source + 1];
+    });
+  }
+  return f32([2 * count, points, 2], out);
+}
