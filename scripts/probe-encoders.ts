@@ -118,6 +118,17 @@ const ENCODERS: EncoderSpec[] = [
     notes: 'trained for 7 expressions',
   },
   {
+    id: 'age_gender',
+    title: 'face-api `age_gender` (TinyXception, age regression and gender)',
+    load: async () => (await readFaceApiModel(FACEAPI, 'age_gender')).artifacts,
+    inputSize: 112,
+    scale: 1,
+    mapNode: 'exit_flow/relu',
+    layer: 'exit_flow (last separable conv, ReLU)',
+    embedding: { node: 'fc/age/add_bias', label: 'its age regression (1 value)' },
+    notes: 'trained for age and gender',
+  },
+  {
     id: 'face_landmark_68',
     title: 'face-api `face_landmark_68` (same extractor, landmark-trained)',
     load: async () => (await readFaceApiModel(FACEAPI, 'face_landmark_68')).artifacts,

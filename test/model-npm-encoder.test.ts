@@ -30,6 +30,7 @@ import { relativeError } from './helpers/error.js';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FACEAPI_EXPRESSION = { package: '@vladmandic/face-api', model: 'face_expression', layer: 'dense3/out', input_size: 112 };
 const FACEAPI_RECOGNITION = { package: '@vladmandic/face-api', model: 'face_recognition', layer: 'conv256_down_out/out', input_size: 150 };
+const FACEAPI_AGE_GENDER = { package: '@vladmandic/face-api', model: 'age_gender', layer: 'exit_flow/relu', input_size: 112 };
 const root = mkdtempSync(join(tmpdir(), 'face-llava-npm-encoder-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -99,7 +100,9 @@ async function importerOutput(artifacts: TfjsArtifacts, layer: string, pixels: H
 }
 
 describe('the npm encoder registry', () => {
-  it('knows faceres, face_expression and face_recognition, alone or concatenated, and nothing else', () => {
+  it('knows faceres, face_expression, face_recognition and age_gender, alone or concatenated, and nothing else', () => {
+    expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION, FACEAPI_AGE_GENDER] })).toBe(true);
+    expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, concat: [{ ...FACEAPI_AGE_GENDER, layer: 'fc/age/add_bias' }] })).toBe(false);
     expect(isRegisteredNpmEncoder(FACERES_ENCODER)).toBe(true);
     expect(isRegisteredNpmEncoder({ kind: 'npm', ...FACEAPI_RECOGNITION })).toBe(true);
     expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION, { ...FACEAPI_RECOGNITION, pool: 'global' }] })).toBe(true);
@@ -179,6 +182,17 @@ describe.skipIf(!packAvailable('realorfake'))('faceres on real faces', () => {
     const { artifacts } = await readFaceApiModel(join(ROOT, 'node_modules/@vladmandic/face-api/model'), 'face_expression');
     const reference = await importerOutput(artifacts, 'dense3/out', toNhwc(halve(frames)));
     expect(relativeError(toNhwc(channels(concat, 1024, 1280)).data as Float32Array, reference.data as Float32Array)).toBeLessThan(1e-5);
+  });
+
+  it('concatenates age_gender\'s exit-flow map after face_expression\'s, both fed the frames halved to 112 px', async () => {
+    const three = await resolveNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION, FACEAPI_AGE_GENDER] });
+    const wide = await runNetwork(three, frames);
+    expect(wide.shape).toEqual([2, 1792, 7, 7]);
+    expect(relativeError(channels(wide, 0, 1024).data as Float32Array, map.data as Float32Array)).toBeLessThan(1e-6);
+    const { artifacts } = await readFaceApiModel(join(ROOT, 'node_modules/@vladmandic/face-api/model'), 'age_gender');
+    const reference = await importerOutput(artifacts, 'exit_flow/relu', toNhwc(halve(frames)));
+    expect(reference.shape).toEqual([2, 7, 7, 512]);
+    expect(relativeError(toNhwc(channels(wide, 1280, 1792)).data as Float32Array, reference.data as Float32Array)).toBeLessThan(1e-5);
   });
 
   it('appends face_recognition\'s 2×2 map pooled to every token, fed the frames resized to 150 px; unpooled it is refused', async () => {

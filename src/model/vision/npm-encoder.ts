@@ -43,7 +43,7 @@ export interface NpmNetwork {
   read(root: string): Promise<TfjsArtifacts>;
 }
 
-/** The networks this registry builds: the encoder study's recommendation and its expression specialist. */
+/** The networks this registry builds: the encoder study's recommendation and the specialists that can join it. */
 export const NPM_NETWORKS: readonly NpmNetwork[] = [
   {
     // HSE MobileNetV1 (age, gender, descriptor), float16 weights; its last pointwise block after ReLU6: 7×7×1024.
@@ -69,6 +69,15 @@ export const NPM_NETWORKS: readonly NpmNetwork[] = [
     layer: 'conv256_down_out/out',
     input_size: 150,
     read: async (root) => (await readFaceApiModel(join(root, 'model'), 'face_recognition')).artifacts,
+  },
+  {
+    // face-api's age and gender net (TinyXception; weights only, graph written out like face_expression's): its
+    // exit flow after ReLU, 7×7×512 at 112 px — the grid of faceres's map.
+    package: '@vladmandic/face-api',
+    model: 'age_gender',
+    layer: 'exit_flow/relu',
+    input_size: 112,
+    read: async (root) => (await readFaceApiModel(join(root, 'model'), 'age_gender')).artifacts,
   },
 ];
 
