@@ -37,18 +37,24 @@ const runs = a.runs.split(',').map((name) => {
 const isBaseline = (model: string) => model.startsWith('npm:');
 /** The tasks the npm libraries' own networks answer (src/eval/baselines). */
 const baselineAnswers = (r: ValidationRun) => r.task === 'expression' || r.task === 'age';
-const folderOf = (model: string) =>
-  ((dir) => (isBaseline(dir) ? dir.replace(':', '-') : resolve(dir).replace(/^\//, '').replace(/[^\w.-]+/g, '_')))(model.split('@--')[0]) +
-  model.split('@--').slice(1).map((o) => `-${o}`).join('') +
-  (a.crop === 'whole' ? '-whole' : '');
+/** A model argument's directory (or baseline) and the eval options after its `@`s. */
+const parseModel = (model: string) => {
+  const [dir, ...options] = model.split('@--');
+  return { dir, options: options.map((o) => `--${o}`) };
+};
+const folderOf = (model: string) => {
+  const { dir, options } = parseModel(model);
+  const base = isBaseline(dir) ? dir.replace(':', '-') : resolve(dir).replace(/^\//, '').replace(/[^\w.-]+/g, '_');
+  return base + options.map((o) => o.slice(1)).join('') + (a.crop === 'whole' ? '-whole' : '');
+};
 
 const cells = new Map<string, string>();
 for (const model of models) {
   for (const r of runs) {
     if (isBaseline(model) && !baselineAnswers(r)) continue;
     console.error(`validate: ${model} — ${r.name}`);
-    const [dir, ...options] = model.split('@--');
-    const m = await validate(dir, r, join(resolve(a.out), folderOf(model)), a.threads, options.map((o) => `--${o}`));
+    const { dir, options } = parseModel(model);
+    const m = await validate(dir, r, join(resolve(a.out), folderOf(model)), a.threads, options);
     const value = m.metrics[r.metric];
     const text = value === null || value === undefined ? '–' : value.toFixed(r.metric === 'mae' ? 2 : 3);
     cells.set(`${model}\t${r.name}`, `${text}${m.unreadable > 0 ? ` (${(m.unreadable * 100).toFixed(1)} % unreadable)` : ''}`);
