@@ -35,9 +35,12 @@ describe('the shipped default model', () => {
         kind: 'npm',
         package: '@vladmandic/human',
         model: 'faceres',
-        concat: [{ package: '@vladmandic/face-api', model: 'face_expression' }],
+        concat: [
+          { package: '@vladmandic/face-api', model: 'face_expression' },
+          { package: '@vladmandic/face-api', model: 'age_gender' },
+        ],
       });
-      expect(pretrained.model.encoder.width).toBe(1280);
+      expect(pretrained.model.encoder.width).toBe(1792);
     } finally {
       await pretrained.dispose();
     }

@@ -246,10 +246,12 @@ async function saveModel(run: Run, dir: string, trained: Map<string, HostTensor>
   const rest = source ? loadWeights(names, source, { strict: false }).weights : new Map<string, HostTensor>();
   // A run from --init records the model it started from and that model's own record, so a model trained in several
   // runs (the default model: pretrain, then a stage-2 continuation) says how it was made, run by run.
-  const before = (run.config as { training?: unknown }).training;
+  // An init made by widen-encoder carries `widened_from`; it describes the init, so it moves into this run's record.
+  const { training: before, widened_from: widened, ...config } = run.config as ModelDirConfig & { training?: unknown; widened_from?: unknown };
   const training = {
     run: run.out,
     ...(run.o.init && { init: run.o.init, init_training: before ?? null }),
+    ...(run.o.init && widened !== undefined && { init_widened: widened }),
     ...(run.o.lr !== undefined && { lr: run.o.lr }),
     stages: run.o.stages.slice(0, k + 1),
     updates_per_stage: run.total,
@@ -258,5 +260,5 @@ async function saveModel(run: Run, dir: string, trained: Map<string, HostTensor>
     ...(run.mix.min !== undefined || run.mix.max !== undefined ? { source_min: run.mix.min ?? null, source_max: run.mix.max ?? null } : {}),
     ...(run.mix.balanceLabels && { balance_labels: true }),
   };
-  await savePretrained(dir, { config: { ...run.config, training }, weights: new Map([...rest, ...trained]), encoder: run.encoder, dtype: run.o.saveDtype });
+  await savePretrained(dir, { config: { ...config, training }, weights: new Map([...rest, ...trained]), encoder: run.encoder, dtype: run.o.saveDtype });
 }
