@@ -4,6 +4,8 @@
 //                       exactly --tokens new tokens (end of sequence ignored); its stages' medians follow
 //   *_no_mirror         the same analyses with the mirror off (`mirror: false`), alternated with them in the same
 //                       pipeline: what a model directory's `"mirror": true` costs (one more encoder pass)
+//   *_full_vocab        for a model whose config.json lists an `output_vocab`: the same analyses by a second pipeline
+//                       that computes every token's logit (`fullVocab: true`, `--full-vocab`), alternated with them
 //   analyze_ms_cold     process start to full answer: `node bin/face-llava.js analyze <image> --json` (the compiled
 //                       CLI, rebuilt first when src/ is newer than dist/), up to --tokens tokens; cold_tokens says
 //                       how many it generated
@@ -16,7 +18,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MODEL_DIR, PACKAGE_ROOT } from '../src/model/pretrained.js';
+import { DEFAULT_MODEL_DIR, PACKAGE_ROOT, readModelDirConfig } from '../src/model/pretrained.js';
 import { FaceLlavaPipeline, ModelNotFoundError, resolveModelDir, type Analysis } from '../src/pipeline/index.js';
 import { packAvailable, samplePack } from '../test/helpers/face-packs.js';
 
@@ -87,17 +89,21 @@ async function imageFile(dir: string): Promise<string> {
   return file;
 }
 
-async function warm(model: string, image: string): Promise<void> {
+async function warm(model: string, image: string, listsVocab: boolean): Promise<void> {
   const pipeline = await FaceLlavaPipeline.load({ model, threads });
+  const fullVocab = listsVocab ? await FaceLlavaPipeline.load({ model, threads, fullVocab: true }) : undefined;
   try {
     const options = { task: 'expression', maxNewTokens: tokens, ignoreEos: true } as const;
     await pipeline.analyze(image, options);
     await pipeline.analyze(image, { ...options, mirror: false });
+    await fullVocab?.analyze(image, options);
     const results: Analysis[] = [];
     const unmirrored: Analysis[] = [];
+    const untrimmed: Analysis[] = [];
     for (let i = 0; i < runs; i++) {
       results.push(await pipeline.analyze(image, options));
       unmirrored.push(await pipeline.analyze(image, { ...options, mirror: false }));
+      if (fullVocab) untrimmed.push(await fullVocab.analyze(image, options));
     }
     const stage = (key: keyof Analysis['timings'], of = results) => median(of.map((r) => r.timings[key]));
     print('tokens', tokens);
@@ -110,22 +116,27 @@ async function warm(model: string, image: string): Promise<void> {
     print('decode_tokens_per_s', ((tokens - 1) * 1000) / stage('generateMs'));
     print('analyze_ms_warm_no_mirror', stage('totalMs', unmirrored));
     print('encode_ms_no_mirror', stage('encodeMs', unmirrored));
+    if (fullVocab) {
+      print('analyze_ms_warm_full_vocab', stage('totalMs', untrimmed));
+      print('generate_ms_full_vocab', stage('generateMs', untrimmed));
+    }
   } finally {
     await pipeline.dispose();
+    await fullVocab?.dispose();
   }
 }
 
-function cold(model: string, image: string): void {
+function cold(model: string, image: string, suffix = '', flags: string[] = []): void {
   ensureBuilt();
-  const cli = ['bin/face-llava.js', 'analyze', image, '--model', model, '--max-new-tokens', String(tokens), '--json'];
+  const cli = ['bin/face-llava.js', 'analyze', image, '--model', model, '--max-new-tokens', String(tokens), '--json', ...flags];
   if (threads !== undefined) cli.push('--threads', String(threads));
   const start = performance.now();
   const run = spawnSync(process.execPath, cli, { cwd: PACKAGE_ROOT, encoding: 'utf8' });
   const ms = performance.now() - start;
   if (run.status !== 0) fail(`the CLI failed (exit ${run.status}):\n${run.stderr}`);
   const result = JSON.parse(run.stdout) as Analysis;
-  print('analyze_ms_cold', ms);
-  print('cold_tokens', result.tokens);
+  print(`analyze_ms_cold${suffix}`, ms);
+  print(`cold_tokens${suffix}`, result.tokens);
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'face-llava-bench-'));
@@ -135,8 +146,10 @@ try {
   print('model', model);
   print('image', image);
   print('threads', threads ?? 'all');
-  await warm(model, image);
+  const listsVocab = (await readModelDirConfig(model)).output_vocab !== undefined;
+  await warm(model, image, listsVocab);
   cold(model, image);
+  if (listsVocab) cold(model, image, '_full_vocab', ['--full-vocab']);
 } catch (err) {
   if (!(err instanceof BenchError)) throw err;
   process.stderr.write(`bench:analyze: ${err.message}\n`);

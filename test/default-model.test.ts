@@ -41,6 +41,9 @@ describe('the shipped default model', () => {
         ],
       });
       expect(pretrained.model.encoder.width).toBe(1792);
+      // The tokens of its training answers (scripts/output-vocab.ts), the end of sequence among them.
+      expect(pretrained.config.output_vocab).toHaveLength(476);
+      expect(pretrained.config.output_vocab).toContain(pretrained.tokenizer.eosId);
     } finally {
       await pretrained.dispose();
     }

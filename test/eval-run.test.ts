@@ -273,7 +273,7 @@ describe('face-llava eval', () => {
     const metrics = readMetrics(out);
     expect(JSON.parse(stdout)).toEqual(metrics);
     expect(metrics).toMatchObject({ task: 'expression', source: 'fer2013', split: 'val', model, n: 6, skipped: 0, seed: 0 });
-    expect(metrics.generation).toEqual({ temperature: 0.1, top_k: 50, max_new_tokens: 8, label_rules: true, mirror: false });
+    expect(metrics.generation).toEqual({ temperature: 0.1, top_k: 50, max_new_tokens: 8, label_rules: true, mirror: false, output_vocab: null });
     expect(Object.keys(metrics.metrics)).toEqual(['uar', 'war']);
     const report = metrics.report as ClassificationReport<string>;
     expect(report.classes).toEqual([...EXPRESSIONS]);
@@ -330,6 +330,16 @@ describe('face-llava eval', () => {
       await cli(['--model', model, '--pack', 'fer2013', '--data', DATA, '--task', 'expression', '--split', 'val', '--limit', '3', '--out', out, ...flags]);
       expect(readMetrics(out).generation).toMatchObject({ mirror });
       expect(readFileSync(join(out, 'report.md'), 'utf8').includes('each face averaged with its mirror image')).toBe(mirror);
+    }
+  });
+
+  it("records the output vocabulary the answers came from, and that --full-vocab computed every token's logit", async () => {
+    const listed = await savePretrained(join(root, 'tiny-vocab'), { config: { ...TINY, output_vocab: [2, 29, 100, 350, 900] }, weights: randomWeights(TINY) });
+    for (const [flags, size] of [[[], 5], [['--full-vocab'], null]] as const) {
+      const out = join(root, `cli-vocab-${size}`);
+      await cli(['--model', listed, '--pack', 'fer2013', '--data', DATA, '--task', 'expression', '--split', 'val', '--limit', '2', '--out', out, ...flags]);
+      expect(readMetrics(out).generation).toMatchObject({ output_vocab: size });
+      expect(readFileSync(join(out, 'report.md'), 'utf8').includes("tokens from the model's output vocabulary of 5")).toBe(size === 5);
     }
   });
 

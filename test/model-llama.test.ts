@@ -173,6 +173,32 @@ describe('LLaMA decoder: KV-cached inference', () => {
     await runner.release();
   });
 
+  it('computes an output vocabulary only: the same logits there, −∞ elsewhere; extend renormalises over it', async () => {
+    const outputIds = [V - 1, 2, 9, 5, 0, 7]; // any order: the runner sorts them
+    const keep = new Set(outputIds);
+    const [full, trimmed] = [await LlamaRunner.create(cfg, lookup), await LlamaRunner.create(cfg, lookup, { outputIds })];
+    const expectSame = (t: Float32Array, f: Float32Array, shift = 0) => {
+      expect(t).toHaveLength(V);
+      for (let v = 0; v < V; v++) {
+        if (keep.has(v)) expect(Math.abs(t[v] - (f[v] - shift))).toBeLessThan(1e-4);
+        else expect(t[v]).toBe(-Infinity);
+      }
+    };
+    const prompts = [idRow(0).slice(0, 3), idRow(1).slice(0, 5)].map((ids) => ({ ids }));
+    const [a, b] = [await full.prefill(prompts), await trimmed.prefill(prompts)];
+    a.forEach((f, i) => expectSame(b[i], f));
+    const step = [0, 1].map((sequence) => ({ sequence, token: 6 }));
+    const [c, d] = [await full.step(step), await trimmed.step(step)];
+    c.forEach((f, i) => expectSame(d[i], f));
+    // Log-probabilities over the output vocabulary: the full model's, less the log of the mass the list holds.
+    const continuation = [[5, 9, 2]];
+    const [e, t] = [(await full.extend(1, continuation))[0], (await trimmed.extend(1, continuation))[0]];
+    e.forEach((f, i) => expectSame(t[i], f, Math.log(outputIds.reduce((sum, id) => sum + Math.exp(f[id]), 0))));
+    await Promise.all([full.release(), trimmed.release()]);
+    await expect(LlamaRunner.create(cfg, lookup, { outputIds: [2, V] })).rejects.toThrow(`output id ${V} is outside the vocabulary`);
+    await expect(LlamaRunner.create(cfg, lookup, { outputIds: [2, 3, 2] })).rejects.toThrow('output id 2 is listed twice');
+  });
+
   it('takes prompt embeddings: the pipeline golden case, visual tokens spliced between text', async () => {
     const pipeline = loadGolden('pipeline');
     const llm = parseLlamaConfig(pipeline.config.llm);

@@ -123,6 +123,27 @@ describe('model directories', () => {
     expect((error as Error).message).toMatch(/missing 1: model\.layers\.0\.mlp\.up_proj\.weight; unexpected 1: model\.layers\.0\.mlp\.up_projection\.weight/);
   });
 
+  it('keeps an output vocabulary on one line of config.json and answers with its tokens only (fullVocab: all)', async () => {
+    const vocab = [2, 29, 100, 350, 900];
+    const dir = await savePretrained(fresh(), { config: { ...TINY, output_vocab: vocab }, weights });
+    expect(readFileSync(join(dir, 'config.json'), 'utf8')).toContain(`"output_vocab": [2, 29, 100, 350, 900],\n`);
+    const answer = async (fullVocab: boolean) => {
+      const loaded = await loadPretrained(dir, { fullVocab });
+      try {
+        const ids = encodePrompt([{ role: 'user', content: withImages('What is the expression?', 1) }], loaded.tokenizer);
+        const frames = { frames: f32([1, 3, 32, 32]), landmarks: f32([1, 68, 2]) };
+        return (await loaded.model.generate([{ ids, ...frames }], { tokenizer: loaded.tokenizer, maxNewTokens: 6, stopIds: [] }))[0].ids;
+      } finally {
+        await loaded.dispose();
+      }
+    };
+    expect((await answer(false)).every((id) => vocab.includes(id))).toBe(true);
+    expect((await answer(true)).some((id) => !vocab.includes(id))).toBe(true); // random weights favour none of the five
+    expect(() => parseModelDirConfig({ ...TINY, output_vocab: [29, 100] })).toThrow(/output_vocab: must include the end of sequence \(2\)/);
+    expect(() => parseModelDirConfig({ ...TINY, output_vocab: [2, 100, 29] })).toThrow(/output_vocab: must be distinct ascending ids below vocab_size \d+; 29 is not/);
+    expect(() => parseModelDirConfig({ ...TINY, output_vocab: [2, 10 ** 6] })).toThrow(/output_vocab: .*; 1000000 is not/);
+  });
+
   it('says plainly when there is no model, or no config', async () => {
     await expect(loadPretrained(join(root, 'nothing-here'))).rejects.toThrow(`no model at ${join(root, 'nothing-here')}`);
     const empty = fresh();

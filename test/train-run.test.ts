@@ -287,15 +287,17 @@ describe('an encoder trained from a split (train_from)', () => {
   it('keeps the tail frozen in stage 1', async () => {
     const first = path.join(tmp(), 'first');
     await train({ data: [data], out: first, stages: ['pretrain'], config, resolveEncoder: splitEncoder, epochs: 1, batch: 4, lr: 1e-2, threads: 2 });
-    // As if widen-encoder had made the init: its `widened_from` belongs to the init, in the new run's record.
+    // As if widen-encoder had made the init: its `widened_from` belongs to the init, in the new run's record. Its
+    // output vocabulary (scripts/output-vocab.ts) listed its own data's tokens, which the new data may exceed.
     const initConfig = path.join(first, 'model', 'config.json');
-    writeFileSync(initConfig, JSON.stringify({ ...JSON.parse(readFileSync(initConfig, 'utf8')), widened_from: { model: 'narrow', channels: 8 } }));
+    const widened = { widened_from: { model: 'narrow', channels: 8 }, output_vocab: [2, 5] };
+    writeFileSync(initConfig, JSON.stringify({ ...JSON.parse(readFileSync(initConfig, 'utf8')), ...widened }));
     const out = path.join(tmp(), 'second');
     await train({ data: [data], out, stages: ['1'], init: path.join(first, 'model'), resolveEncoder: splitEncoder, epochs: 1, batch: 4, threads: 2 });
     const [a, b] = [first, out].map((dir) => openCheckpoint(path.join(dir, 'model')).load('pool.tail'));
     expect(Array.from(b.data as Float32Array)).toEqual(Array.from(a.data as Float32Array));
     // The model says what it was trained from, and how that was trained.
-    const saved = JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8')) as { training: Record<string, unknown>; widened_from?: unknown };
+    const saved = JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8')) as { training: Record<string, unknown>; widened_from?: unknown; output_vocab?: unknown };
     expect(saved.training).toMatchObject({
       run: out,
       stages: ['1'],
@@ -304,6 +306,7 @@ describe('an encoder trained from a split (train_from)', () => {
       init_widened: { model: 'narrow', channels: 8 },
     });
     expect(saved.widened_from).toBeUndefined();
+    expect(saved.output_vocab).toBeUndefined();
   });
 });
 

@@ -34,6 +34,7 @@ interface AnalyzeCliOptions {
   seed: number;
   labelRules: boolean;
   mirror?: boolean;
+  fullVocab?: boolean;
   allFaces?: boolean;
   maxFaces?: number;
   skipDetection?: boolean;
@@ -106,7 +107,7 @@ async function analyzeFiles(files: string[], o: AnalyzeCliOptions, io: CliIo): P
     frames: o.frames,
   };
   const tasks = analysisTasks(options); // invalid combinations fail before anything loads
-  const pipeline = await FaceLlavaPipeline.load({ model: o.model, threads: o.threads, faceExpert: { maxPixels: o.maxPixels } });
+  const pipeline = await FaceLlavaPipeline.load({ model: o.model, threads: o.threads, fullVocab: o.fullVocab, faceExpert: { maxPixels: o.maxPixels } });
   let failed = 0;
   try {
     const untrained = tasks.filter((t): t is Task => t !== null && !pipeline.tasks.includes(t));
@@ -149,6 +150,7 @@ export function analyzeCommand(io: CliIo = processIo): Command {
     .option('--no-label-rules', "sample the label like the rest of the answer instead of choosing it by the task's decision rule (age: the median of the model's distribution; attributes: each one the model gives better than even odds)")
     .option('--mirror', "encode the face with its mirror image and average their visual tokens (test-time augmentation; default: the model's setting)")
     .option('--no-mirror', 'encode the face as it is only')
+    .option('--full-vocab', "compute every token's logit even where the model lists an output vocabulary (config.json's output_vocab)")
     .option('--all-faces', 'report every face found (the answer is about the primary one: largest, then most central)')
     .option('--max-faces <n>', 'fail an input showing more faces than this (TOO_MANY_FACES)', integer(1))
     .option('--skip-detection', 'the inputs are face crops already: the whole picture is the face')

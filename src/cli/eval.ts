@@ -49,6 +49,7 @@ interface EvalCliOptions {
   maxNewTokens?: number;
   labelRules: boolean;
   mirror?: boolean;
+  fullVocab?: boolean;
   seed: number;
   crop: CropMode;
   data: string;
@@ -82,13 +83,13 @@ async function loadAnswerer(o: EvalCliOptions, log: (line: string) => void): Pro
   }
   const modelDir = resolveModelDir(o.model);
   log(`loading the model from ${modelDir}`);
-  const pretrained = await loadPretrained(modelDir, { threads: o.threads });
+  const pretrained = await loadPretrained(modelDir, { threads: o.threads, fullVocab: o.fullVocab });
   const { tasks, generation, face_llava: modelConfig } = pretrained.config;
   if (!tasks.includes(o.task)) log(`warning: the model was trained for ${tasks.join(', ')}, not ${o.task}`);
   return {
     name: modelDir,
     answerer: modelAnswerer(pretrained, { maxNewTokens: o.maxNewTokens, labelRules: o.labelRules, mirror: o.mirror }),
-    generation: { ...generation, max_new_tokens: o.maxNewTokens ?? generation.max_new_tokens, label_rules: o.labelRules, mirror: o.mirror ?? pretrained.config.mirror },
+    generation: { ...generation, max_new_tokens: o.maxNewTokens ?? generation.max_new_tokens, label_rules: o.labelRules, mirror: o.mirror ?? pretrained.config.mirror, output_vocab: o.fullVocab ? null : (pretrained.config.output_vocab?.length ?? null) },
     frames: modelConfig.frames_per_video,
     dispose: () => pretrained.dispose(),
   };
@@ -184,6 +185,7 @@ export function evalCommand(io: CliIo = processIo): Command {
     .option('--no-label-rules', "sample the label's tokens like the rest of the answer instead of choosing them by the task's decision rule (age: the median of the model's distribution; attributes: each one the model gives better than even odds)")
     .option('--mirror', "encode each face with its mirror image and average their visual tokens (test-time augmentation; default: the model's setting)")
     .option('--no-mirror', 'encode each face as it is only')
+    .option('--full-vocab', "compute every token's logit even where the model lists an output vocabulary (config.json's output_vocab)")
     .addOption(
       new Option('--crop <mode>', 'detect: crop the main face as `data build` does (the whole picture where none is found); whole: the whole picture is the crop')
         .choices(CROP_MODES)

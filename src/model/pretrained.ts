@@ -79,6 +79,12 @@ export const ModelDirConfigSchema = z
      * mirror's flipped back (pipeline/mirror.ts). One more encoder pass; the decoder reads as many tokens.
      */
     mirror: z.boolean().default(false),
+    /**
+     * The tokens the model writes (ids, ascending): lm_head computes only these logits, every other token has
+     * probability 0. For a model whose training answers use a closed vocabulary (FaceInstruct's: ~480 of 32000
+     * pieces), it skips a head the decoder never puts mass on. Written by scripts/output-vocab.ts; absent: all.
+     */
+    output_vocab: z.array(z.number().int().min(0)).min(1).optional(),
     /** The tasks the model was trained for. */
     tasks: z.array(z.enum(TASKS)).min(1),
   })
@@ -96,9 +102,16 @@ export const ModelDirConfigSchema = z
         issue(['preprocess', 'image_size'], `${c.preprocess.image_size} differs from encoder.input_size ${c.encoder.input_size}`);
       }
     }
-    const pieces = llamaTokenizer().vocabSize;
+    const tokenizer = llamaTokenizer();
+    const pieces = tokenizer.vocabSize;
     if (c.face_llava.llm.vocab_size < pieces) {
       issue(['face_llava', 'llm', 'vocab_size'], `${c.face_llava.llm.vocab_size} is smaller than the ${pieces} pieces of the llama tokenizer`);
+    }
+    const out = c.output_vocab;
+    if (out) {
+      const bad = out.find((id, i) => id >= c.face_llava.llm.vocab_size || (i > 0 && id <= out[i - 1]));
+      if (bad !== undefined) issue(['output_vocab'], `must be distinct ascending ids below vocab_size ${c.face_llava.llm.vocab_size}; ${bad} is not`);
+      if (!out.includes(tokenizer.eosId)) issue(['output_vocab'], `must include the end of sequence (${tokenizer.eosId}), or no answer could end`);
     }
   });
 
@@ -107,6 +120,14 @@ export type ModelDirConfigInput = z.input<typeof ModelDirConfigSchema>;
 export type EncoderSpec = z.output<typeof EncoderSpecSchema>;
 export type NpmEncoderSpec = z.output<typeof NpmEncoderSpecSchema>;
 export type GenerationDefaults = z.output<typeof GenerationDefaultsSchema>;
+
+/** config.json's text: indented JSON, with `output_vocab`'s hundreds of ids on one line rather than one a line. */
+export function formatModelDirConfig(config: ModelDirConfigInput): string {
+  const ids = config.output_vocab;
+  const marker = '"output_vocab:ids"';
+  const text = JSON.stringify(ids ? { ...config, output_vocab: JSON.parse(marker) as string } : config, null, 2);
+  return (ids ? text.replace(marker, `[${ids.join(', ')}]`) : text) + '\n';
+}
 
 /** Validates a config.json; one error lists every problem by field. `where` names the file in the message. */
 export function parseModelDirConfig(raw: unknown, where = CONFIG_FILE_NAME): ModelDirConfig {
@@ -133,6 +154,8 @@ export interface LoadPretrainedOptions {
   readonly resolveEncoder?: EncoderResolver;
   /** onnxruntime intra-op threads (default all cores). */
   readonly threads?: number;
+  /** Compute every token's logit even where config.json lists an `output_vocab`. */
+  readonly fullVocab?: boolean;
 }
 
 export interface Pretrained {
@@ -193,7 +216,8 @@ export async function loadPretrained(dir: string, options: LoadPretrainedOptions
     throw err;
   }
   const { weights, report } = bound;
-  const model = await FaceLlava.create(cfg, (name) => weights.get(name), { network, threads: options.threads });
+  const outputIds = options.fullVocab ? undefined : config.output_vocab;
+  const model = await FaceLlava.create(cfg, (name) => weights.get(name), { network, threads: options.threads, outputIds });
   return {
     dir: root,
     model,
@@ -312,7 +336,7 @@ export async function savePretrained(dir: string, options: SavePretrainedOptions
   const staging = join(parent, `.${basename(target)}.tmp-${stamp}`);
   await mkdir(staging);
   try {
-    await writeFile(join(staging, CONFIG_FILE_NAME), JSON.stringify(config, null, 2) + '\n');
+    await writeFile(join(staging, CONFIG_FILE_NAME), formatModelDirConfig(config));
     const weights = options.dtype ? storedAs(options.weights, options.dtype) : options.weights;
     writeShardedSafetensors(staging, weights, { maxShardBytes: options.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES, metadata: { format: 'pt' } });
     if (options.card !== undefined) await writeFile(join(staging, MODEL_CARD_FILE_NAME), options.card);

@@ -25,6 +25,9 @@ export interface PipelineOptions {
   model?: string;
   /** onnxruntime threads (default: all cores). */
   threads?: number;
+  /** Compute every token's logit even where the model directory lists an `output_vocab` (which only a token
+   * that none of its training answers held would need). */
+  fullVocab?: boolean;
   /** Builds the frozen encoder of a model whose config names a network from an npm package. */
   resolveEncoder?: EncoderResolver;
   /** The face expert's detection threshold, pixel limit and ffmpeg paths. */
@@ -137,7 +140,7 @@ export class FaceLlavaPipeline {
   static async load(options: PipelineOptions = {}): Promise<FaceLlavaPipeline> {
     const dir = resolveModelDir(options.model);
     const [pretrained, expert] = await Promise.allSettled([
-      loadPretrained(dir, { threads: options.threads, resolveEncoder: options.resolveEncoder }),
+      loadPretrained(dir, { threads: options.threads, resolveEncoder: options.resolveEncoder, fullVocab: options.fullVocab }),
       createFaceExpert(options.faceExpert),
     ]);
     if (pretrained.status === 'fulfilled' && expert.status === 'fulfilled') return new FaceLlavaPipeline(pretrained.value, expert.value);

@@ -247,7 +247,8 @@ async function saveModel(run: Run, dir: string, trained: Map<string, HostTensor>
   // A run from --init records the model it started from and that model's own record, so a model trained in several
   // runs (the default model: pretrain, then a stage-2 continuation) says how it was made, run by run.
   // An init made by widen-encoder carries `widened_from`; it describes the init, so it moves into this run's record.
-  const { training: before, widened_from: widened, ...config } = run.config as ModelDirConfig & { training?: unknown; widened_from?: unknown };
+  // An init's `output_vocab` lists the tokens its own training answers used, which this run's data may exceed: dropped.
+  const { training: before, widened_from: widened, output_vocab: _, ...config } = run.config as ModelDirConfig & { training?: unknown; widened_from?: unknown };
   const training = {
     run: run.out,
     ...(run.o.init && { init: run.o.init, init_training: before ?? null }),
