@@ -15,7 +15,9 @@ import * as ops from '../src/graph/ops.js';
 import { openCheckpoint } from '../src/graph/safetensors.js';
 import { parseFaceLlavaConfig } from '../src/model/config.js';
 import { loadPretrained, modelParams, savePretrained, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
+import { llamaTokenizer } from '../src/text/tokenizer.js';
 import { initialWeight } from '../src/train/init.js';
+import { answerVocabulary } from '../src/train/output-vocab.js';
 import { moduleOf } from '../src/train/stages.js';
 import type { LogEntry } from '../src/train/log.js';
 import { train, type TrainEvent, type TrainOptions } from '../src/train/trainer.js';
@@ -236,6 +238,18 @@ describe('a training run', () => {
     expect(await train({ ...options(killed), resume: true })).toEqual({ model: path.join(killed, 'model'), interrupted: false });
     await expect(train(options(killed))).rejects.toThrow(/already holds a run/);
     await expect(train({ ...options(killed), seed: 1, resume: true })).rejects.toThrow(/other settings \(seed\)/);
+  });
+});
+
+describe('the answer vocabulary (output_vocab)', () => {
+  it("is every token the loss trained on, the end of sequence included, from the train split's records", async () => {
+    const tokenizer = llamaTokenizer();
+    const { ids, uses, answers } = await answerVocabulary([data], { config: parseFaceLlavaConfig(FACE_LLAVA), tokenizer });
+    expect(answers).toBe(16); // every fifth of the 20 records is val
+    const answerIds = ['happy: the lip corners are raised', 'sad: the lip corners are lowered'].flatMap((a) => tokenizer.encode(`The person looks ${a}.`, { bos: false }));
+    expect(ids).toEqual([...new Set([...answerIds, tokenizer.eosId])].sort((a, b) => a - b));
+    expect(uses.get(tokenizer.eosId)).toBe(16);
+    expect(uses.get(tokenizer.encode('The person looks happy', { bos: false }).at(-1)!)).toBe(8);
   });
 });
 
