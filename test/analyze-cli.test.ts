@@ -11,7 +11,7 @@ import type { CliIo } from '../src/cli/eval.js';
 import { TASKS } from '../src/data/build/types.js';
 import { readLabel } from '../src/pipeline/index.js';
 import { packAvailable, samplePack } from './helpers/face-packs.js';
-import { saveTinyModel } from './helpers/tiny-model.js';
+import { saveTinyModel, TINY } from './helpers/tiny-model.js';
 
 const root = mkdtempSync(join(tmpdir(), 'face-llava-analyze-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -100,6 +100,18 @@ describe.skipIf(!packAvailable('realorfake'))('face-llava analyze', () => {
     const json = jsonLines((await analyze(good, '--model', model, '--threads', '1', '--task', 'all', '--max-new-tokens', '4', '--temperature', '0', '--json')).stdout)[0];
     const answers = json.answers as Record<string, { answer: string }>;
     expect(plain.stdout).toBe(TASKS.map((task) => `${task}: ${answers[task].answer}\n`).join(''));
+  });
+
+  it("writes from the model's output vocabulary, and from all tokens with --full-vocab", async () => {
+    const listed = await saveTinyModel(join(root, 'model-vocab'), { ...TINY, output_vocab: [2, 29, 100, 350, 900] });
+    const args = ['--model', listed, '--threads', '1', '--max-new-tokens', '6', '--temperature', '0', '--json'];
+    const [trimmed] = jsonLines((await analyze(good, ...args)).stdout);
+    const [full] = jsonLines((await analyze(good, ...args, '--full-vocab')).stdout);
+    // Ids 29, 100, 350 and 900 are the pieces "\x1a", "a", "▁B" and "fol"; random weights favour other tokens.
+    const onlyListed = (answer: unknown) => (answer as string).replaceAll('\u001a', '').replace(/ ?B|fol|a/g, '') === '';
+    expect(trimmed.answer).not.toBe('');
+    expect(onlyListed(trimmed.answer)).toBe(true);
+    expect(onlyListed(full.answer)).toBe(false);
   });
 
   it('fails before loading anything on bad options, and says how to get a missing model', async () => {
