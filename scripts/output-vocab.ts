@@ -8,10 +8,8 @@
 // A token the answers never held was a target of no update: the softmax pushed its probability down at every one.
 // The script says how many tokens the answers use and rewrites config.json in place (nothing else changes);
 // `--dry-run` only counts. `face-llava eval` with and without `--full-vocab` measures what the list changes.
-import { rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONFIG_FILE_NAME, formatModelDirConfig, parseModelDirConfig, readModelDirConfig } from '../src/model/pretrained.js';
+import { readModelDirConfig, writeModelDirConfig } from '../src/model/pretrained.js';
 import { answerVocabulary } from '../src/train/output-vocab.js';
 
 const { values: a, positionals } = parseArgs({
@@ -30,9 +28,5 @@ const { ids, uses, answers } = await answerVocabulary(data, { config: config.fac
 const rare = ids.filter((id) => (uses.get(id) ?? 0) < 5).length;
 console.log(`${answers} training answers use ${ids.length} of ${config.face_llava.llm.vocab_size} tokens (${rare} of them fewer than 5 times)`);
 if (!a['dry-run']) {
-  const next = parseModelDirConfig({ ...config, output_vocab: ids });
-  const path = join(a.model, CONFIG_FILE_NAME);
-  await writeFile(`${path}.tmp`, formatModelDirConfig(next));
-  await rename(`${path}.tmp`, path);
-  console.log(`wrote output_vocab to ${path}`);
+  console.log(`wrote output_vocab to ${await writeModelDirConfig(a.model, { ...config, output_vocab: ids })}`);
 }

@@ -163,26 +163,28 @@ export class LlamaRunner implements DecoderStepper<LlamaPrompt> {
     private readonly session: Session,
     private readonly embedTable: Float32Array,
     private readonly options: LlamaRunnerOptions,
+    outputIds: Int32Array | undefined,
   ) {
     this.kvHeads = config.num_key_value_heads;
     this.headDim = headDim(config);
     const layers = Array.from({ length: config.num_hidden_layers }, (_, i) => i);
     this.stepOutputs = [INFERENCE_IO.logits, ...layers.flatMap((i) => [INFERENCE_IO.newKey(i), INFERENCE_IO.newValue(i)])];
-    this.outputIds = options.outputIds && Int32Array.from(options.outputIds).sort();
+    this.outputIds = outputIds;
   }
 
   /** Compile the inference graph with `weights` as initializers. */
   static async create(config: LlamaConfig, weights: WeightLookup, options: LlamaRunnerOptions = {}): Promise<LlamaRunner> {
     const embed = weights('model.embed_tokens.weight');
     if (!embed || embed.dtype !== 'float32') throw new Error('LlamaRunner: needs model.embed_tokens.weight as float32');
+    const outputIds = options.outputIds && sortedOutputIds(config, options.outputIds);
     let lookup = weights;
-    if (options.outputIds) {
-      const rows = outputHeadRows(config, weights, options.outputIds);
+    if (outputIds) {
+      const rows = outputHeadRows(config, weights, outputIds);
       lookup = (name) => (name === OUTPUT_HEAD_WEIGHT ? rows : weights(name));
     }
-    const graph = buildInferenceGraph(config, { outputRows: options.outputIds?.length });
+    const graph = buildInferenceGraph(config, { outputRows: outputIds?.length });
     const session = await compile(graph, { params: 'initializers', weights: lookup, threads: options.threads, noCache: true });
-    return new LlamaRunner(config, session, embed.data as Float32Array, options);
+    return new LlamaRunner(config, session, embed.data as Float32Array, options, outputIds);
   }
 
   async prefill(batch: readonly LlamaPrompt[]): Promise<Float32Array[]> {
@@ -252,7 +254,6 @@ export class LlamaRunner implements DecoderStepper<LlamaPrompt> {
   private async extendBatch(row: number, continuations: readonly (readonly number[])[]): Promise<Float32Array[][]> {
     const io = INFERENCE_IO;
     const D = this.config.hidden_size;
-    const V = this.config.vocab_size;
     const cached = this.rows[row].length;
     const B = continuations.length;
     const S = Math.max(...continuations.map((c) => c.length));
@@ -296,10 +297,8 @@ export class LlamaRunner implements DecoderStepper<LlamaPrompt> {
     let next = 0;
     return continuations.map((ids) =>
       ids.map(() => {
-        const row = this.logitRow(logits, next);
-        const lse = normalizer[next++];
-        for (let v = 0; v < V; v++) row[v] -= lse;
-        return row;
+        const r = next++;
+        return this.logitRow(logits, r, normalizer[r]);
       }),
     );
   }
@@ -357,15 +356,19 @@ export class LlamaRunner implements DecoderStepper<LlamaPrompt> {
     return a.last.map((_, b) => this.logitRow(logits, b));
   }
 
-  /** Row r of the graph's logits as a vocabulary-long row: a view, or with an output vocabulary a new row that is
-   * −∞ outside it. */
-  private logitRow(logits: Float32Array, r: number): Float32Array {
+  /** Row r of the graph's logits, less `shift`, as a vocabulary-long row: a view shifted in place, or with an output
+   * vocabulary a new row that is −∞ outside it. */
+  private logitRow(logits: Float32Array, r: number, shift = 0): Float32Array {
     const V = this.config.vocab_size;
     const ids = this.outputIds;
-    if (!ids) return logits.subarray(r * V, (r + 1) * V);
+    if (!ids) {
+      const row = logits.subarray(r * V, (r + 1) * V);
+      if (shift !== 0) for (let v = 0; v < V; v++) row[v] -= shift;
+      return row;
+    }
     const row = new Float32Array(V).fill(-Infinity);
     const K = ids.length;
-    for (let k = 0; k < K; k++) row[ids[k]] = logits[r * K + k];
+    for (let k = 0; k < K; k++) row[ids[k]] = logits[r * K + k] - shift;
     return row;
   }
 
@@ -422,16 +425,21 @@ export class LlamaRunner implements DecoderStepper<LlamaPrompt> {
   }
 }
 
-/** lm_head's rows for `ids` (checked: distinct, in the vocabulary), in ascending id order: OUTPUT_HEAD_WEIGHT. */
-function outputHeadRows(config: LlamaConfig, weights: WeightLookup, ids: readonly number[]): HostTensor {
+/** `outputIds` checked (distinct, in the vocabulary) and in ascending order. */
+function sortedOutputIds(config: LlamaConfig, ids: readonly number[]): Int32Array {
   const V = config.vocab_size;
-  const D = config.hidden_size;
   if (ids.length === 0) throw new Error('LlamaRunner: outputIds is empty');
   for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`LlamaRunner: output id ${id} is outside the vocabulary (vocab_size ${V})`);
   const sorted = Int32Array.from(ids).sort();
   sorted.forEach((id, k) => {
     if (k > 0 && id === sorted[k - 1]) throw new Error(`LlamaRunner: output id ${id} is listed twice`);
   });
+  return sorted;
+}
+
+/** lm_head's rows for the ascending ids `sorted`: OUTPUT_HEAD_WEIGHT. */
+function outputHeadRows(config: LlamaConfig, weights: WeightLookup, sorted: Int32Array): HostTensor {
+  const D = config.hidden_size;
   const name = config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   const head = weights(name);
   if (!head || head.dtype !== 'float32') throw new Error(`LlamaRunner: needs ${name} as float32`);

@@ -122,7 +122,7 @@ export type NpmEncoderSpec = z.output<typeof NpmEncoderSpecSchema>;
 export type GenerationDefaults = z.output<typeof GenerationDefaultsSchema>;
 
 /** config.json's text: indented JSON, with `output_vocab`'s hundreds of ids on one line rather than one a line. */
-export function formatModelDirConfig(config: ModelDirConfigInput): string {
+function formatModelDirConfig(config: ModelDirConfigInput): string {
   const ids = config.output_vocab;
   const marker = '"output_vocab:ids"';
   const text = JSON.stringify(ids ? { ...config, output_vocab: JSON.parse(marker) as string } : config, null, 2);
@@ -313,6 +313,20 @@ function storedAs(weights: TensorSet, dtype: 'float16' | 'bfloat16'): Map<string
   return new Map(
     entries.map(([name, t]) => [name, t.dtype === 'float32' ? { dtype, shape: t.shape, data: encode(t.data as Float32Array) } : t]),
   );
+}
+
+/**
+ * Replaces the config.json of the model directory `dir` (validated first; written to a temporary file and renamed
+ * over it, so a reader finds the old config or the new one), leaving its weights as they are. For settings that do
+ * not touch the weights, such as `output_vocab`.
+ */
+export async function writeModelDirConfig(dir: string, config: ModelDirConfigInput): Promise<string> {
+  const path = join(resolve(dir), CONFIG_FILE_NAME);
+  const text = formatModelDirConfig(parseModelDirConfig(config));
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, path);
+  return path;
 }
 
 /**
