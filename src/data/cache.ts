@@ -9,7 +9,8 @@
 // and concurrent writers of one key (same bytes, same content) cannot corrupt it.
 import { createHash, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { join } from 'node:path';
 import { sharpFromRgb, type RgbImage } from '../face/rgb.js';
 import type { Landmarks } from './cues.js';
@@ -51,12 +52,6 @@ interface StoredEntry {
 const JPEG_QUALITY = 92;
 /** Five decimals: 1/400 of a pixel of a 256-pixel crop, finer than any detector, and half the JSON of full floats. */
 const round = (v: number): number => Math.round(v * 1e5) / 1e5;
-
-async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
 
 /** Encodes JPEG frames into an H.264 MP4 (one frame per JPEG, 8 fps) with ffmpeg. */
 async function encodeClip(frames: readonly Buffer[], path: string): Promise<void> {
@@ -132,9 +127,9 @@ export class FaceCache {
     const base = this.base(key);
     await mkdir(join(this.dir, key.slice(0, 2)), { recursive: true });
     const jpegs = await Promise.all(found.crops.map((crop) => sharpFromRgb(crop).jpeg({ quality: JPEG_QUALITY }).toBuffer()));
-    if (media === 'image') await writeAtomic(`${base}.jpg`, jpegs[0]);
+    if (media === 'image') await writeFileAtomic(`${base}.jpg`, jpegs[0]);
     else {
-      await Promise.all(jpegs.map((jpeg, i) => writeAtomic(`${base}-${i}.jpg`, jpeg)));
+      await Promise.all(jpegs.map((jpeg, i) => writeFileAtomic(`${base}-${i}.jpg`, jpeg)));
       await encodeClip(jpegs, `${base}.mp4`);
     }
     const stored: StoredEntry = {
@@ -143,14 +138,14 @@ export class FaceCache {
       frames: jpegs.length,
       landmarks: found.landmarks.map((frame) => frame.map(([x, y]) => [round(x), round(y)] as const)),
     };
-    await writeAtomic(`${base}.json`, JSON.stringify(stored));
+    await writeFileAtomic(`${base}.json`, JSON.stringify(stored));
     return this.entryFrom(key, stored) as FaceEntry;
   }
 
   /** Records that a file holds no usable face. */
   async storeNoFace(key: string, reason: string, message: string): Promise<NoFace> {
     await mkdir(join(this.dir, key.slice(0, 2)), { recursive: true });
-    await writeAtomic(`${this.base(key)}.json`, JSON.stringify({ v: 1, reason, message } satisfies StoredEntry));
+    await writeFileAtomic(`${this.base(key)}.json`, JSON.stringify({ v: 1, reason, message } satisfies StoredEntry));
     return { key, reason, message };
   }
 }

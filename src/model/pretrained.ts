@@ -11,6 +11,7 @@
 // vision/npm-encoder.ts unless the caller supplies another.
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -323,9 +324,7 @@ function storedAs(weights: TensorSet, dtype: 'float16' | 'bfloat16'): Map<string
 export async function writeModelDirConfig(dir: string, config: ModelDirConfigInput): Promise<string> {
   const path = join(resolve(dir), CONFIG_FILE_NAME);
   const text = formatModelDirConfig(parseModelDirConfig(config));
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, text);
-  await rename(temp, path);
+  await writeFileAtomic(path, text);
   return path;
 }
 

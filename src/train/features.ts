@@ -7,8 +7,9 @@
 // model can resolve, and LLaVA itself trains in 16-bit). Files are written under a temporary name and renamed,
 // so a killed run leaves only complete entries. `hashes.json` remembers the hash of each crop file by path, size
 // and modification time, so a restart does not read every crop again.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { hostTensor, type HostTensor } from '../graph/host.js';
@@ -34,12 +35,6 @@ const ENCODE_CHUNK = 16;
 const frameName = (f: FrameRef): string => ('file' in f ? f.file : `${f.clip}#${f.index}`);
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
-
 interface FileHash {
   size: number;
   mtimeMs: number;
@@ -60,7 +55,7 @@ export class FeatureStore {
     const identity = { id: extractor.id, tokens: extractor.tokens, width: extractor.width, dtype: 'float16' };
     const dir = join(cacheDir, 'features', sha256(JSON.stringify(identity)).slice(0, 16));
     await mkdir(dir, { recursive: true });
-    await writeAtomic(join(dir, 'encoder.json'), JSON.stringify(identity, null, 2) + '\n');
+    await writeFileAtomic(join(dir, 'encoder.json'), JSON.stringify(identity, null, 2) + '\n');
     let hashes: Record<string, FileHash> = {};
     try {
       hashes = JSON.parse(await readFile(join(dir, 'hashes.json'), 'utf8')) as Record<string, FileHash>;
@@ -86,7 +81,7 @@ export class FeatureStore {
       this.keys.set(name, key);
       if (!(await exists(this.path(key)))) missing.push(frame);
     }
-    await writeAtomic(join(this.dir, 'hashes.json'), JSON.stringify(this.fileHashes));
+    await writeFileAtomic(join(this.dir, 'hashes.json'), JSON.stringify(this.fileHashes));
     const rowSize = this.extractor.tokens * this.extractor.width;
     for (let start = 0; start < missing.length; start += ENCODE_CHUNK) {
       if (signal?.aborted) return false;
@@ -101,7 +96,7 @@ export class FeatureStore {
       for (const [i, frame] of chunk.entries()) {
         const path = this.path(this.keys.get(frameName(frame))!);
         await mkdir(join(path, '..'), { recursive: true });
-        await writeAtomic(path, new Uint8Array(encodeFloat16(data.subarray(i * rowSize, (i + 1) * rowSize)).buffer));
+        await writeFileAtomic(path, new Uint8Array(encodeFloat16(data.subarray(i * rowSize, (i + 1) * rowSize)).buffer));
       }
     }
     if (missing.length) onProgress?.(missing.length, missing.length);

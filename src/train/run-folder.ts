@@ -10,7 +10,8 @@
 //   <run>/cache/             encoder features (features.ts), unless --cache puts them elsewhere
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { join } from 'node:path';
 import { type JsonlFile, readJsonl } from './data.js';
 
@@ -75,9 +76,7 @@ export async function readRunSettings(dir: string): Promise<RunSettings | null> 
 export async function claimRunFolder(dir: string, settings: RunSettings, resume: boolean): Promise<void> {
   const path = runPaths(dir).settings;
   if (!existsSync(path)) {
-    const tmp = `${path}.tmp`;
-    await writeFile(tmp, JSON.stringify(settings, null, 2) + '\n');
-    await rename(tmp, path);
+    await writeFileAtomic(path, JSON.stringify(settings, null, 2) + '\n');
     return;
   }
   if (!resume) throw new Error(`${dir} already holds a run: --resume continues it, or choose another --out`);

@@ -1,7 +1,7 @@
 // One stage of a run: the graph after the encoder with the stage's modules trainable and the rest frozen, AdamW
 // with the cosine schedule over the seeded data order, a log line per update, validation and checkpoints on
 // their schedule.
-import { rename, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { type HostTensor, numel } from '../graph/host.js';
 import { cosineLr, type CosineSchedule } from '../graph/optim.js';
 import { compile } from '../graph/session.js';
@@ -208,9 +208,7 @@ async function validator(run: Run): Promise<{ score: Validate; release: () => Pr
 }
 
 export async function writeChart(run: Run): Promise<void> {
-  const tmp = `${run.paths.chart}.tmp`;
-  await writeFile(tmp, lossChart(run.log.entries, `Face-LLaVA training — ${run.o.stages.map((s) => `stage ${s}`).join(', ')}`));
-  await rename(tmp, run.paths.chart);
+  await writeFileAtomic(run.paths.chart, lossChart(run.log.entries, `Face-LLaVA training — ${run.o.stages.map((s) => `stage ${s}`).join(', ')}`));
 }
 
 function copy(t: HostTensor): HostTensor {
