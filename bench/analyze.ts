@@ -22,18 +22,44 @@ import { DEFAULT_MODEL_DIR, PACKAGE_ROOT, readModelDirConfig } from '../src/mode
 import { FaceLlavaPipeline, ModelNotFoundError, resolveModelDir, type Analysis } from '../src/pipeline/index.js';
 import { packAvailable, samplePack } from '../test/helpers/face-packs.js';
 
-const { values: args } = parseArgs({
-  options: {
-    model: { type: 'string' },
-    image: { type: 'string' },
-    runs: { type: 'string', default: '5' },
-    tokens: { type: 'string', default: '64' },
-    threads: { type: 'string' },
-  },
-});
-const runs = Number(args.runs);
-const tokens = Number(args.tokens);
-const threads = args.threads === undefined ? undefined : Number(args.threads);
+const USAGE = 'usage: npm run bench:analyze -- [--model DIR] [--image FILE] [--runs N (5)] [--tokens N (64)] [--threads N]';
+
+function options() {
+  try {
+    return parseArgs({
+      options: {
+        model: { type: 'string' },
+        image: { type: 'string' },
+        runs: { type: 'string', default: '5' },
+        tokens: { type: 'string', default: '64' },
+        threads: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`bench:analyze: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+/** A positive whole number of a flag, or exit 2 saying which flag is wrong. */
+function count(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`bench:analyze: --${flag} must be a positive whole number, got '${text}'\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const args = options();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const runs = count('runs', args.runs);
+const tokens = count('tokens', args.tokens);
+const threads = args.threads === undefined ? undefined : count('threads', args.threads);
 
 function print(key: string, value: number | string): void {
   console.log(`${key}=${typeof value === 'number' ? +value.toPrecision(4) : value}`);
