@@ -5,10 +5,11 @@
 //
 // --add names a network of the registry (src/model/vision/npm-encoder.ts) by its model name; repeatable.
 // `--add face_recognition:global` appends the network's map averaged over its grid to every token (`"pool":
-// "global"`), for a network whose map is coarser than the encoder's.
+// "global"`), for a network whose map is coarser than the encoder's; `--add age_gender:zoom=1.4` feeds the network the
+// centre 1/1.4 of the crop (`"zoom": 1.4`), i.e. the detector's box, the framing face-api's age net was trained on.
 import { parseArgs } from 'node:util';
 import { widenEncoder } from '../src/model/widen.js';
-import { NPM_NETWORKS } from '../src/model/vision/npm-encoder.js';
+import { NPM_NETWORKS, type NetworkRef } from '../src/model/vision/npm-encoder.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -21,11 +22,17 @@ const { values: a } = parseArgs({
 if (!a.model || !a.out) throw new Error('usage: scripts/widen-encoder.ts --model <dir> --out <dir> [--add face_expression]… [--dtype float16|bfloat16]');
 if (a.dtype !== undefined && a.dtype !== 'float16' && a.dtype !== 'bfloat16') throw new Error(`--dtype: float16 or bfloat16, not ${a.dtype}`);
 const networks = a.add.map((arg) => {
-  const [name, pool, ...rest] = arg.split(':');
+  const [name, ...options] = arg.split(':');
   const n = NPM_NETWORKS.find((x) => x.model === name);
   if (!n) throw new Error(`--add ${name}: the registry has ${NPM_NETWORKS.map((x) => x.model).join(', ')}`);
-  if (rest.length || (pool !== undefined && pool !== 'global')) throw new Error(`--add ${arg}: a network's name, optionally followed by :global`);
-  return { package: n.package, model: n.model, layer: n.layer, input_size: n.input_size, ...(pool ? { pool: 'global' as const } : {}) };
+  const ref: NetworkRef = { package: n.package, model: n.model, layer: n.layer, input_size: n.input_size };
+  for (const option of options) {
+    const zoom = /^zoom=(\d+(?:\.\d+)?)$/.exec(option);
+    if (option === 'global') ref.pool = 'global';
+    else if (zoom && Number(zoom[1]) >= 1) ref.zoom = Number(zoom[1]);
+    else throw new Error(`--add ${arg}: a network's name, then optionally :global and :zoom=<z ≥ 1>`);
+  }
+  return ref;
 });
 const dir = await widenEncoder(a.model, a.out, networks, { dtype: a.dtype as 'float16' | 'bfloat16' | undefined });
 console.log(`wrote ${dir}: ${a.model} with ${a.add.join(', ')} appended to its encoder`);

@@ -72,6 +72,16 @@ function channels(t: HostTensor, from: number, to: number): HostTensor {
   return f32([n, to - from, h, w], out);
 }
 
+/** The centre of frames [F, 3, H, W], `margin` pixels cut from each side. */
+function centre(t: HostTensor, margin: number): HostTensor {
+  const [n, c, h, w] = t.shape;
+  const [ch, cw] = [h - 2 * margin, w - 2 * margin];
+  const src = t.data as Float32Array;
+  const out = new Float32Array(n * c * ch * cw);
+  for (let p = 0; p < n * c; p++) for (let y = 0; y < ch; y++) out.set(src.subarray((p * h + y + margin) * w + margin, (p * h + y + margin) * w + margin + cw), (p * ch + y) * cw);
+  return f32([n, c, ch, cw], out);
+}
+
 /** 2×2 box average of frames [F, 3, H, W]. */
 function halve(t: HostTensor): HostTensor {
   const [n, c, h, w] = t.shape;
@@ -193,6 +203,23 @@ describe.skipIf(!packAvailable('realorfake'))('faceres on real faces', () => {
     const reference = await importerOutput(artifacts, 'exit_flow/relu', toNhwc(halve(frames)));
     expect(reference.shape).toEqual([2, 7, 7, 512]);
     expect(relativeError(toNhwc(channels(wide, 1280, 1792)).data as Float32Array, reference.data as Float32Array)).toBeLessThan(1e-5);
+  });
+
+  it('zooms: a network with "zoom" reads the centre of the frames, 1/zoom of their side, resized to its input', async () => {
+    // zoom 2: the central 112×112 of the 224 frames, which is age_gender's input size (no resize).
+    const zoomed = await runNetwork(await resolveNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION, { ...FACEAPI_AGE_GENDER, zoom: 2 }] }), frames);
+    expect(zoomed.shape).toEqual([2, 1792, 7, 7]);
+    expect(relativeError(channels(zoomed, 0, 1024).data as Float32Array, map.data as Float32Array)).toBeLessThan(1e-6);
+    const { artifacts } = await readFaceApiModel(join(ROOT, 'node_modules/@vladmandic/face-api/model'), 'age_gender');
+    const reference = await importerOutput(artifacts, 'exit_flow/relu', toNhwc(centre(frames, 56)));
+    expect(relativeError(toNhwc(channels(zoomed, 1280, 1792)).data as Float32Array, reference.data as Float32Array)).toBeLessThan(1e-5);
+    // zoom 1.2: a 186-pixel centre (margin 19 on each side), resized to 112; another map than the whole frames'.
+    const closer = await runNetwork(await resolveNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION, { ...FACEAPI_AGE_GENDER, zoom: 1.2 }] }), frames);
+    const whole = await importerOutput(artifacts, 'exit_flow/relu', toNhwc(halve(frames)));
+    expect(relativeError(toNhwc(channels(closer, 1280, 1792)).data as Float32Array, whole.data as Float32Array)).toBeGreaterThan(0.1);
+
+    await expect(resolveNpmEncoder({ ...FACERES_ENCODER, concat: [{ ...FACEAPI_AGE_GENDER, zoom: 0.5 }] })).rejects.toThrow(/bad `concat`.*zoom/);
+    await expect(resolveNpmEncoder({ ...FACERES_ENCODER, zoom: 1.2, train_from: 'conv_pw_12_relu/clip_by_value' })).rejects.toThrow(/not supported with `zoom`/);
   });
 
   it('appends face_recognition\'s 2×2 map pooled to every token, fed the frames resized to 150 px; unpooled it is refused', async () => {

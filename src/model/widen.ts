@@ -28,8 +28,8 @@ export function padInputColumns(weight: HostTensor, extra: number): HostTensor {
   return { dtype: 'float32', shape: [rows, cols + extra], data };
 }
 
-/** The channels C of the [F, C, G, G] map an npm encoder spec builds. */
-async function mapChannels(spec: NpmEncoderSpec): Promise<number> {
+/** The channels C of the [F, C, G, G] map an npm encoder spec builds (its graph is built, not run). */
+export async function mapChannels(spec: NpmEncoderSpec): Promise<number> {
   const { network } = await resolveEncoder(spec);
   const g = new Graph('widen_probe');
   const map = network.build(g.input('frames', 'float32', [1, ...network.inputShape]));

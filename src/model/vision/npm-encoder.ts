@@ -15,7 +15,9 @@
 // docs/encoder-probes.md). An input size that does not divide the frames' is reached by an antialiased bilinear
 // resize instead. A `concat` entry with `"pool": "global"` is averaged over its own grid and the one vector
 // appended to every token: how a network with a coarser map joins, e.g. face_recognition's 2×2×256, whose pooled
-// map is the best age and real/fake probe of the registry.
+// map is the best age and real/fake probe of the registry. A network with `"zoom": z` reads a tighter framing:
+// the centre of the frames, 1/z of their side, resized to its input — face-api's age net was trained on faces cut
+// close to the detector's box, where the crop frames the box ×1.4 (src/face/crop.ts), and reads age better so.
 //
 // Extra spec field `train_from`: a tensor of the network (e.g. faceres's `conv_pw_12_relu/clip_by_value`) after
 // which it is trained with the model. The network is then split there (EncoderSplit): the prefix stays frozen and
@@ -107,6 +109,8 @@ const NetworkRefSchema = z.object({
   input_size: z.number().int().positive(),
   /** `global`: the map averaged over its grid, the vector repeated at every cell of the first network's grid. */
   pool: z.literal('global').optional(),
+  /** The network reads the centre of the frames, 1/zoom of their side (a closer framing), resized to its input. */
+  zoom: z.number().min(1).max(4).optional(),
 });
 /** One network of an encoder spec: the spec itself, or an entry of its `concat`. */
 export type NetworkRef = z.output<typeof NetworkRefSchema>;
@@ -114,10 +118,10 @@ export type NetworkRef = z.output<typeof NetworkRefSchema>;
 const ConcatSchema = z.array(NetworkRefSchema).optional();
 const TrainFromSchema = z.string().min(1).optional();
 
-const describe = (r: Omit<NetworkRef, 'pool'>) => `${r.package} ${r.model} at ${r.layer} (${r.input_size} px)`;
+const describe = (r: Omit<NetworkRef, 'pool' | 'zoom'>) => `${r.package} ${r.model} at ${r.layer} (${r.input_size} px)`;
 
 /** The registry's network for a spec, if it has one (package, model, layer and input size must all match). */
-export function findNpmNetwork(ref: Omit<NetworkRef, 'pool'>): NpmNetwork | undefined {
+export function findNpmNetwork(ref: Omit<NetworkRef, 'pool' | 'zoom'>): NpmNetwork | undefined {
   return NPM_NETWORKS.find((n) => n.package === ref.package && n.model === ref.model && n.layer === ref.layer && n.input_size === ref.input_size);
 }
 
@@ -299,12 +303,15 @@ export async function resolveNpmEncoder(spec: NpmEncoderSpec): Promise<ResolvedE
   if (!trainFrom.success) throw new Error('npm encoder: `train_from` must name a tensor of the network');
   if (trainFrom.data) {
     if (concat.data?.length) throw new Error('npm encoder: `train_from` is not supported with `concat`');
+    if (spec.zoom !== undefined) throw new Error('npm encoder: `train_from` is not supported with `zoom`');
     const net = await cachedImport(spec, trainFrom.data);
     const { prefixWeights, split } = splitNetwork(net);
     const network: FrozenNetwork = { inputShape: split.prefix.inputShape, build: (frames) => split.tail(split.prefix.build(frames)) };
     return { network, weights: tensorSource(prefixWeights), split };
   }
-  const refs: NetworkRef[] = [spec, ...(concat.data ?? [])];
+  const main = NetworkRefSchema.safeParse(spec);
+  if (!main.success) throw new Error(`npm encoder: bad spec (${main.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
+  const refs: NetworkRef[] = [main.data, ...(concat.data ?? [])];
   const nets = await Promise.all(refs.map((ref) => cachedImport(ref)));
   const size = spec.input_size;
   const grid = nets[0].grid;
@@ -317,7 +324,8 @@ export async function resolveNpmEncoder(spec: NpmEncoderSpec): Promise<ResolvedE
     inputShape: [3, size, size],
     build(frames) {
       const maps = nets.map((net, i) => {
-        const map = buildInto(net, resizeFrames(frames, size, net.ref.input_size));
+        const view = centreFrames(frames, size, refs[i].zoom);
+        const map = buildInto(net, resizeFrames(view.frames, view.size, net.ref.input_size));
         if (refs[i].pool !== 'global') return map;
         // Averaged over its own cells, then the same C-vector at each of the G×G cells: [F, C, 1, 1] → [F, C, G, G].
         const pooled = ops.globalAvgPool(map);
@@ -327,6 +335,16 @@ export async function resolveNpmEncoder(spec: NpmEncoderSpec): Promise<ResolvedE
     },
   };
   return { network, weights: tensorSource(new Map(nets.flatMap((net) => [...net.weights]))) };
+}
+
+/**
+ * The centre of frames [F, 3, S, S], 1/zoom of their side: a square S' = S − 2m, with the margin m rounded to whole
+ * pixels so that the window is centred exactly (its mirror image is itself, as src/pipeline/mirror.ts assumes).
+ */
+function centreFrames(frames: Tensor, size: number, zoom = 1): { frames: Tensor; size: number } {
+  const margin = Math.round((size - size / zoom) / 2);
+  if (margin === 0) return { frames, size };
+  return { frames: ops.slice(frames, [2, 3], [margin, margin], [size - margin, size - margin]), size: size - 2 * margin };
 }
 
 /**
