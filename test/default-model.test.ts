@@ -37,7 +37,7 @@ describe('the shipped default model', () => {
         model: 'faceres',
         concat: [
           { package: '@vladmandic/face-api', model: 'face_expression' },
-          { package: '@vladmandic/face-api', model: 'age_gender' },
+          { package: '@vladmandic/face-api', model: 'age_gender', zoom: 1.4 },
         ],
       });
       expect(pretrained.model.encoder.width).toBe(1792);
