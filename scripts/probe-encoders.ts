@@ -37,6 +37,7 @@ import {
 } from '../src/graph/tfjs-import.js';
 import { openPack } from '../src/data/packs.js';
 import { mulberry32, shuffleInPlace } from '../src/util/random.js';
+import { ridgeSolve } from './lib/ridge.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -563,31 +564,6 @@ function predict(model: LinearModel, x: Float32Array, n: number): Float64Array {
     }
   }
   return z;
-}
-
-/** Solves (A + λI) w = r by Cholesky, A symmetric positive semi-definite (float64). */
-function ridgeSolve(a: Float64Array, r: Float64Array, d: number, lambda: number): Float64Array {
-  const l = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * d + j] + (i === j ? lambda : 0);
-      for (let k = 0; k < j; k++) s -= l[i * d + k] * l[j * d + k];
-      l[i * d + j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / l[j * d + j];
-    }
-  }
-  const z = new Float64Array(d);
-  for (let i = 0; i < d; i++) {
-    let s = r[i];
-    for (let k = 0; k < i; k++) s -= l[i * d + k] * z[k];
-    z[i] = s / l[i * d + i];
-  }
-  const w = new Float64Array(d);
-  for (let i = d - 1; i >= 0; i--) {
-    let s = z[i];
-    for (let k = i + 1; k < d; k++) s -= l[k * d + i] * w[k];
-    w[i] = s / l[i * d + i];
-  }
-  return w;
 }
 
 async function gram(x: Float32Array, y: Float32Array, n: number, d: number): Promise<{ a: Float64Array; r: Float64Array }> {

@@ -21,6 +21,7 @@ import { resolveNpmEncoder, type NetworkRef } from '../src/model/vision/npm-enco
 import { mapChannels } from '../src/model/widen.js';
 import { encoderExtractor } from '../src/train/extractor.js';
 import { mulberry32, shuffleInPlace } from '../src/util/random.js';
+import { ridgeSolve } from './lib/ridge.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -59,7 +60,7 @@ function centre(crop: RgbImage, zoom: number): RgbImage {
   return { width: s, height: s, rgb };
 }
 
-/** Ridge regression on standardised features; returns the predictor. Normal equations solved by Cholesky. */
+/** Ridge regression on standardised features; returns the predictor. */
 function ridge(x: Float64Array[], y: readonly number[], lambda: number): (v: Float64Array) => number {
   const [n, d] = [x.length, x[0].length];
   const mu = new Float64Array(d);
@@ -68,6 +69,7 @@ function ridge(x: Float64Array[], y: readonly number[], lambda: number): (v: Flo
   for (const v of x) for (let j = 0; j < d; j++) sd[j] += (v[j] - mu[j]) ** 2 / n;
   for (let j = 0; j < d; j++) sd[j] = Math.sqrt(sd[j]) || 1;
   const ym = y.reduce((s, t) => s + t, 0) / n;
+  // The normal equations' Gram matrix ZᵀZ (upper triangle, then mirrored) and Zᵀ(y − ȳ).
   const g = new Float64Array(d * d);
   const r = new Float64Array(d);
   const z = new Float64Array(d);
@@ -78,27 +80,8 @@ function ridge(x: Float64Array[], y: readonly number[], lambda: number): (v: Flo
       for (let q = p; q < d; q++) g[p * d + q] += z[p] * z[q];
     }
   });
-  for (let p = 0; p < d; p++) {
-    g[p * d + p] += lambda;
-    for (let q = 0; q < p; q++) g[p * d + q] = g[q * d + p];
-  }
-  for (let j = 0; j < d; j++) {
-    for (let k = 0; k < j; k++) g[j * d + j] -= g[j * d + k] ** 2;
-    g[j * d + j] = Math.sqrt(g[j * d + j]);
-    for (let i = j + 1; i < d; i++) {
-      for (let k = 0; k < j; k++) g[i * d + j] -= g[i * d + k] * g[j * d + k];
-      g[i * d + j] /= g[j * d + j];
-    }
-  }
-  const w = Float64Array.from(r);
-  for (let i = 0; i < d; i++) {
-    for (let k = 0; k < i; k++) w[i] -= g[i * d + k] * w[k];
-    w[i] /= g[i * d + i];
-  }
-  for (let i = d - 1; i >= 0; i--) {
-    for (let k = i + 1; k < d; k++) w[i] -= g[k * d + i] * w[k];
-    w[i] /= g[i * d + i];
-  }
+  for (let p = 0; p < d; p++) for (let q = 0; q < p; q++) g[p * d + q] = g[q * d + p];
+  const w = ridgeSolve(g, r, d, lambda);
   return (v) => w.reduce((s, wj, j) => s + (wj * (v[j] - mu[j])) / sd[j], ym);
 }
 

@@ -120,6 +120,9 @@ const TrainFromSchema = z.string().min(1).optional();
 
 const describe = (r: Omit<NetworkRef, 'pool' | 'zoom'>) => `${r.package} ${r.model} at ${r.layer} (${r.input_size} px)`;
 
+/** A schema's complaints, one `path: message` each. */
+const problems = (error: z.ZodError): string => error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+
 /** The registry's network for a spec, if it has one (package, model, layer and input size must all match). */
 export function findNpmNetwork(ref: Omit<NetworkRef, 'pool' | 'zoom'>): NpmNetwork | undefined {
   return NPM_NETWORKS.find((n) => n.package === ref.package && n.model === ref.model && n.layer === ref.layer && n.input_size === ref.input_size);
@@ -298,7 +301,7 @@ function splitNetwork(net: ImportedNetwork): { prefixWeights: Map<string, HostTe
  */
 export async function resolveNpmEncoder(spec: NpmEncoderSpec): Promise<ResolvedEncoder> {
   const concat = ConcatSchema.safeParse(spec.concat);
-  if (!concat.success) throw new Error(`npm encoder: bad \`concat\` (${concat.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
+  if (!concat.success) throw new Error(`npm encoder: bad \`concat\` (${problems(concat.error)})`);
   const trainFrom = TrainFromSchema.safeParse(spec.train_from);
   if (!trainFrom.success) throw new Error('npm encoder: `train_from` must name a tensor of the network');
   if (trainFrom.data) {
@@ -310,7 +313,7 @@ export async function resolveNpmEncoder(spec: NpmEncoderSpec): Promise<ResolvedE
     return { network, weights: tensorSource(prefixWeights), split };
   }
   const main = NetworkRefSchema.safeParse(spec);
-  if (!main.success) throw new Error(`npm encoder: bad spec (${main.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')})`);
+  if (!main.success) throw new Error(`npm encoder: bad spec (${problems(main.error)})`);
   const refs: NetworkRef[] = [main.data, ...(concat.data ?? [])];
   const nets = await Promise.all(refs.map((ref) => cachedImport(ref)));
   const size = spec.input_size;
