@@ -3,7 +3,7 @@ import { CELEBA_ATTRIBUTES, type CelebaAttribute } from '../src/data/labels/attr
 import { AUTHENTICITY, type Authenticity } from '../src/data/labels/deepfake.js';
 import { EXPRESSIONS, type Expression } from '../src/data/labels/expression.js';
 import { extractAttributes } from '../src/eval/extract.js';
-import { ageReport, attributeReport, auReport, classificationReport } from '../src/eval/metrics.js';
+import { ageReport, attributeReport, auReport, classificationReport, meanF1Among } from '../src/eval/metrics.js';
 
 describe('classificationReport', () => {
   // happy: 1 of 2 right; sad: 2 of 3 right, one unreadable; angry: 0 of 1. Other classes absent.
@@ -76,6 +76,13 @@ describe('auReport', () => {
 
   it('has no mean when no AU has an F1', () => {
     expect(auReport([[]], [[]], [1, 2]).meanF1).toBeNull();
+  });
+
+  it("averages a subset's AUs among those with an F1", () => {
+    const report = auReport([[1, 12], [1], [12], []], [[1], [1, 2], null, [12, 6]], [1, 2, 4, 12]);
+    // AU1 F1 1, AU4 none, AU12 F1 0; AU9 is not scored at all.
+    expect(meanF1Among(report, [1, 4, 9, 12])).toEqual({ meanF1: 0.5, scored: 2 });
+    expect(meanF1Among(report, [4, 9])).toEqual({ meanF1: null, scored: 0 });
   });
 });
 

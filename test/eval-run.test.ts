@@ -12,9 +12,9 @@ import { CELEBA_ATTRIBUTES } from '../src/data/labels/attributes.js';
 import { EXPRESSIONS } from '../src/data/labels/expression.js';
 import type { EvalMetrics } from '../src/eval/report.js';
 import { writeEvalOutputs } from '../src/eval/report.js';
-import { classificationReport, type ClassificationReport } from '../src/eval/metrics.js';
+import { classificationReport, meanF1Among, type ClassificationReport } from '../src/eval/metrics.js';
 import { expertFaceReader, modelAnswerer, runEval, type Answerer, type FaceReader, type PredictionRecord } from '../src/eval/run.js';
-import { readAnswer, scoreTask } from '../src/eval/tasks.js';
+import { headlines, parseAuSelection, readAnswer, scoreTask } from '../src/eval/tasks.js';
 import { selectSourceRows } from '../src/data/faceinstruct.js';
 import { sampleKey } from '../src/data/build/select.js';
 import { writeSafetensors } from '../src/graph/safetensors.js';
@@ -150,6 +150,48 @@ describe('evaluation with scripted answers', () => {
     expectConsistent(dir, 'au');
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain('## Per action unit');
     expect(readFileSync(join(dir, 'chart.svg'), 'utf8')).toContain('F1 per AU');
+    // Beside the mean over the AUs that occur, the means over DISFA's and BP4D's among them.
+    const metrics = readMetrics(dir);
+    expect(metrics.aus).toBe('present');
+    for (const key of ['disfa', 'bp4d'] as const) {
+      const expected = meanF1Among(result.score.report, parseAuSelection(key).aus!);
+      if (expected.scored > 0) expect(metrics.metrics[`mean_f1_${key}`]).toBe(expected.meanF1);
+      else expect(metrics.metrics).not.toHaveProperty(`mean_f1_${key}`);
+    }
+  });
+
+  it("action units on a benchmark's set: DISFA's 8 AUs, whichever occur", async () => {
+    const rows = packRows('ckplus', undefined, 12);
+    // Each answer names its true AUs and AU26 besides: AU26 is a false positive wherever it is not true.
+    const script = rows.map((r) => `The active action units are ${[...new Set([...r.aus.split(' '), '26'])].map((au) => `AU${au}`).join(', ')}.`);
+    const aus = parseAuSelection('disfa');
+    const result = await runEval({ task: 'au', pack: 'ckplus', dataRoot: DATA, limit: 12, aus, faces: blankFaces, answerer: scripted(script) });
+    if (result.score.task !== 'au') throw new Error('unreachable');
+    expect(result.score.report.perAu.map((s) => s.au)).toEqual([1, 2, 4, 6, 9, 12, 25, 26]);
+    const truth = rows.map((r) => r.aus.split(' ').map(Number));
+    for (const s of result.score.report.perAu) {
+      const occurs = truth.some((t) => t.includes(s.au));
+      if (s.au === 26) expect(s.fp).toBe(truth.filter((t) => !t.includes(26)).length);
+      // An AU of the set that neither occurs nor is said has no F1; one that occurs was always said.
+      expect(s.f1).toBe(occurs ? (s.au === 26 ? (2 * s.tp) / (2 * s.tp + s.fp) : 1) : s.au === 26 ? 0 : null);
+    }
+    const dir = join(root, 'au-disfa');
+    await writeEvalOutputs(dir, result, info);
+    const metrics = readMetrics(dir);
+    expect(metrics.aus).toBe('disfa');
+    expect(metrics.metrics).toEqual({ mean_f1: result.score.report.meanF1 });
+    expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain("Scored: DISFA's 8 AUs (1, 2, 4, 6, 9, 12, 25, 26)");
+    // Scoring the same readings on the AUs that occur gives a different set, and the subset lines.
+    const present = scoreTask('au', result.predictions.map((p) => p.truth), result.predictions.map((p) => p.extracted));
+    expect(headlines(present).map((h) => h.key)).toEqual(['mean_f1', 'mean_f1_disfa', 'mean_f1_bp4d']);
+    expect(headlines(present)[1].value).toBe(meanF1Among(present.report as never, aus.aus!).meanF1);
+  });
+
+  it('reads an AU set as eval --aus takes it', () => {
+    expect(parseAuSelection('present')).toEqual({ name: 'present', title: 'the AUs that occur in the ground truth', aus: null });
+    expect(parseAuSelection(' BP4D ')).toMatchObject({ name: 'bp4d', aus: [1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24] });
+    expect(parseAuSelection('12, AU4,au4,1')).toEqual({ name: '1,4,12', title: 'AUs 1, 4, 12', aus: [1, 4, 12] });
+    for (const bad of ['', '3', '1,,2', 'disfa,1', '1.5', 'all']) expect(() => parseAuSelection(bad), bad).toThrow(/expected present, disfa, bp4d or a comma-separated list/);
   });
 
   it('attributes: accuracy per attribute and its mean', async () => {
@@ -435,6 +477,8 @@ describe('face-llava eval', () => {
     await expect(cli(['--model', model, '--pack', 'fer2013', '--task', 'mood'])).rejects.toThrow(/Allowed choices are expression, au, attributes, age, deepfake/);
     await expect(cli(['--model', model, '--pack', 'fer2013', '--task', 'age', '--limit', '0'])).rejects.toThrow(/expected a whole number ≥ 1/);
     await expect(cli(['--model', model, '--pack', 'fer2013', '--task', 'age', '--split', 'dev'])).rejects.toThrow(/Allowed choices are train, val, test/);
+    await expect(cli(['--model', model, '--pack', 'ckplus', '--task', 'au', '--aus', '1,3'])).rejects.toThrow(/--aus <set>' argument '1,3' is invalid/);
+    await expect(cli(['--model', model, '--pack', 'fer2013', '--task', 'expression', '--aus', 'disfa'])).rejects.toThrow(/--aus applies to --task au, not expression/);
   });
 
   it('says in --help how a split is assigned', async () => {

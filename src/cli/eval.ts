@@ -15,8 +15,8 @@ import { ReasoningJudge } from '../eval/judge.js';
 import { describeSplit, writeEvalOutputs, OUTPUT_FILES, type EvalGeneration } from '../eval/report.js';
 import { CROP_MODES, type CropMode, expertFaceReader, modelAnswerer, runEval, type Answerer } from '../eval/run.js';
 import { resolveModelDir } from '../pipeline/model-dir.js';
-import { fraction, integer } from './options.js';
-import { headlines } from '../eval/tasks.js';
+import { auSelection, fraction, integer } from './options.js';
+import { headlines, PRESENT_AUS, type AuSelection } from '../eval/tasks.js';
 
 /** Where pack names (fer2013, ckplus, …) are looked up: the data folder beside the project. */
 export const DEFAULT_DATA_ROOT = resolve(PACKAGE_ROOT, '..', 'shared', 'data');
@@ -51,6 +51,7 @@ interface EvalCliOptions {
   mirror?: boolean;
   fullVocab?: boolean;
   seed: number;
+  aus: AuSelection;
   crop: CropMode;
   data: string;
   threads?: number;
@@ -100,6 +101,7 @@ async function evaluate(o: EvalCliOptions, io: CliIo): Promise<void> {
   const created = new Date();
   const out = resolve(o.out ?? join('runs', `eval-${basename(o.pack).replace(/\.csv$/i, '')}-${o.task}-${timestamp(created)}`));
 
+  if (o.task !== 'au' && o.aus !== PRESENT_AUS) throw new Error(`--aus applies to --task au, not ${o.task}`);
   const loaded = await loadAnswerer(o, log);
   try {
     const judge = o.judge ? new ReasoningJudge(new ChatClient({ baseUrl: o.judge, model: o.judgeModel, apiKey: process.env[JUDGE_KEY_ENV] })) : undefined;
@@ -115,6 +117,7 @@ async function evaluate(o: EvalCliOptions, io: CliIo): Promise<void> {
         limit: o.limit,
         batch: o.batch,
         seed: o.seed,
+        aus: o.aus,
         faces: expertFaceReader(expert, { crop: o.crop, frames: loaded.frames }),
         answerer: loaded.answerer,
         judge,
@@ -182,6 +185,16 @@ export function evalCommand(io: CliIo = processIo): Command {
     .option('--judge-model <name>', 'the judge model', 'gpt-4o-mini')
     .option('--max-new-tokens <n>', "cap on the answer's length (default: the model's setting)", integer(1))
     .option('--seed <n>', 'sampling seed of the first sample; sample k uses seed + k', integer(0), 0)
+    .addOption(
+      new Option(
+        '--aus <set>',
+        "the AUs an au evaluation scores, F1 each, then their mean: present (those that occur in the split's ground truth), " +
+          "disfa (DISFA's 1,2,4,6,9,12,25,26), bp4d (BP4D's 1,2,4,6,7,10,12,14,15,17,23,24) or a list such as 1,2,4; " +
+          "the means over DISFA's and BP4D's AUs among those scored are reported beside it",
+      )
+        .argParser(auSelection)
+        .default(PRESENT_AUS, 'present'),
+    )
     .option('--no-label-rules', "sample the label's tokens like the rest of the answer instead of choosing them by the task's decision rule (age: the median of the model's distribution; attributes: each one the model gives better than even odds)")
     .option('--mirror', "encode each face with its mirror image and average their visual tokens (test-time augmentation; default: the model's setting)")
     .option('--no-mirror', 'encode each face as it is only')

@@ -120,6 +120,15 @@ export function auReport(truth: readonly (readonly number[])[], predicted: reado
   };
 }
 
+/**
+ * The mean F1 of a report's scored AUs that belong to `aus` (a benchmark's set), with how many of the set that is;
+ * null when none of them has an F1.
+ */
+export function meanF1Among(report: AuReport, aus: readonly number[]): { meanF1: number | null; scored: number } {
+  const f1s = report.perAu.flatMap((s) => (aus.includes(s.au) && s.f1 !== null ? [s.f1] : []));
+  return { meanF1: f1s.length === 0 ? null : f1s.reduce((a, b) => a + b, 0) / f1s.length, scored: f1s.length };
+}
+
 // ---- age: MAE ----
 
 export interface AgeReport {

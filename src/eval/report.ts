@@ -53,8 +53,11 @@ export interface EvalMetrics {
   unreadable: number;
   /** Samples left out (malformed rows, unreadable media); listed in the report. */
   skipped: number;
-  /** The paper's headline numbers, by key (uar, war, accuracy, mean_f1, mean_accuracy, mae). */
+  /** The paper's headline numbers, by key (uar, war, accuracy, mean_f1, mean_accuracy, mae); for AUs also the
+   * means over the benchmark sets' AUs among those scored (mean_f1_disfa, mean_f1_bp4d). */
   metrics: Record<string, number | null>;
+  /** AUs only: which were scored (`present`: those in the ground truth; `disfa`, `bp4d`, or a list). */
+  aus?: string;
   /** The full report of src/eval/metrics.ts for the task. */
   report: TaskScore['report'];
   judge?: JudgeSummary;
@@ -77,6 +80,7 @@ export function evalMetrics(result: EvalResult, info: RunInfo): EvalMetrics {
     unreadable: result.score.report.unreadable,
     skipped: result.skipped.length,
     metrics: Object.fromEntries(headlines(result.score).map((h) => [h.key, h.value])),
+    ...(result.score.task === 'au' && { aus: result.score.selection.name }),
     report: result.score.report,
     ...(result.judge && { judge: result.judge }),
   };
@@ -131,7 +135,11 @@ function detail(score: TaskScore): string {
       return [
         '## Per action unit',
         '',
-        'An unreadable answer predicts no AU. AUs that do not occur in the ground truth are not scored.',
+        `An unreadable answer predicts no AU. ${
+          score.selection.aus === null
+            ? 'AUs that do not occur in the ground truth are not scored.'
+            : `Scored: ${score.selection.title} (${score.selection.aus.join(', ')}); one that neither occurs nor is predicted has no F1 and stays out of the mean.`
+        }`,
         '',
         table(
           ['AU', 'name', 'TP', 'FP', 'FN', 'precision', 'recall', 'F1'],

@@ -11,7 +11,7 @@ import type { Pretrained } from '../model/pretrained.js';
 import { answerQuestions, type Question } from '../pipeline/generation.js';
 import { faceMedia, type FaceMedia } from '../pipeline/requests.js';
 import { summarizeJudgements, type JudgeOutcome, type JudgeSummary, type ReasoningJudge } from './judge.js';
-import { evalInstruction, readAnswer, scoreTask, type Reading, type TaskScore, type Truth } from './tasks.js';
+import { evalInstruction, readAnswer, scoreTask, type AuSelection, type Reading, type TaskScore, type Truth } from './tasks.js';
 
 export type { FaceMedia } from '../pipeline/requests.js';
 export type { Question } from '../pipeline/generation.js';
@@ -106,6 +106,8 @@ export interface EvalOptions {
   batch?: number;
   /** Sampling seed of the first sample; sample k uses seed + k (default 0). */
   seed?: number;
+  /** The AUs an `au` evaluation scores (default: those that occur in the ground truth). */
+  aus?: AuSelection;
   faces: FaceReader;
   answerer: Answerer;
   judge?: ReasoningJudge;
@@ -221,7 +223,7 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
     splitAssignment: options.split === undefined ? null : { by: [...bases].sort(), valFraction },
     instruction: evalInstruction(task, 'image'),
     predictions,
-    score: scoreTask(task, predictions.map((p) => p.truth), predictions.map((p) => p.extracted)),
+    score: scoreTask(task, predictions.map((p) => p.truth), predictions.map((p) => p.extracted), { aus: options.aus }),
     skipped,
     ...(judgeSummary && { judge: judgeSummary }),
   };

@@ -53,6 +53,11 @@ export const ACTION_UNITS: readonly ActionUnit[] = [
 export const DISFA_AUS: readonly number[] = [1, 2, 4, 6, 9, 12, 25, 26];
 /** The AUs scored on BP4D (SPEC §1). */
 export const BP4D_AUS: readonly number[] = [1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24];
+/** The benchmarks' AU sets by name, as `face-llava eval --aus` takes them, with the benchmark's own spelling. */
+export const AU_SETS: Readonly<Record<'disfa' | 'bp4d', { title: string; aus: readonly number[] }>> = {
+  disfa: { title: 'DISFA', aus: DISFA_AUS },
+  bp4d: { title: 'BP4D', aus: BP4D_AUS },
+};
 /**
  * The AUs that occur in the `ckplus` pack (NetFACS CK+ table: 252 sequences of 90 subjects, 3 frames each).
  * Sequences per AU: 1:102 2:78 4:91 5:73 6:74 7:62 9:48 10:10 11:2 12:60 14:23 15:23 16:10 17:86 18:3 20:24 21:1
