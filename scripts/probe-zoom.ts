@@ -9,13 +9,19 @@
 //   npx tsx scripts/probe-zoom.ts --data fi/utkface-age [--zooms 1,1.2,1.4] [--train 3000] [--heldout 1000]
 //     [--model models/default] [--network age_gender] [--threads 2]
 //
+// With --network face_expression and a `--task expression` folder (FER2013's or CK+'s train crops), it measures
+// face-api's own expression output instead: its accuracy on --heldout crops over the seven classes it knows (CK+'s
+// contempt left out), per zoom; no probe is fitted.
+//
+//   npx tsx scripts/probe-zoom.ts --network face_expression --data fi/ckplus-expression --heldout 1500 --zooms 1,1.2,1.4,1.6
+//
 // The model directory only supplies the encoder spec and preprocessing; its weights are not read.
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { rgbFromSharp, type RgbImage } from '../src/face/rgb.js';
-import { FaceApiBaseline } from '../src/eval/baselines/face-api.js';
+import { FaceApiBaseline, FACEAPI_EXPRESSIONS } from '../src/eval/baselines/face-api.js';
 import { readModelDirConfig, type ModelDirConfig, type NpmEncoderSpec } from '../src/model/pretrained.js';
 import { resolveNpmEncoder, type NetworkRef } from '../src/model/vision/npm-encoder.js';
 import { mapChannels } from '../src/model/widen.js';
@@ -38,14 +44,14 @@ if (!a.data) throw new Error('--data <folder of a `face-llava data build --task 
 const zooms = a.zooms.split(',').map(Number);
 const [nTrain, nHeld, threads] = [Number(a.train), Number(a.heldout), Number(a.threads)];
 
-/** The folder's samples with a numeric label, in a seeded random order: [crop path, age]. */
-async function samples(dir: string): Promise<Array<[string, number]>> {
-  const out: Array<[string, number]> = [];
+/** The folder's samples with a label, in a seeded random order: [crop path, age or class]. */
+async function samples(dir: string): Promise<Array<[string, number | string]>> {
+  const out: Array<[string, number | string]> = [];
   for (const file of (await readdir(dir)).filter((f) => /^shard-\d+\.jsonl$/.test(f)).sort()) {
     for (const line of (await readFile(join(dir, file), 'utf8')).split('\n')) {
       if (!line.trim()) continue;
       const row = JSON.parse(line) as { image?: string; label?: unknown };
-      if (typeof row.label === 'number' && row.image) out.push([resolve(dir, row.image), row.label]);
+      if ((typeof row.label === 'number' || typeof row.label === 'string') && row.image) out.push([resolve(dir, row.image), row.label]);
     }
   }
   return shuffleInPlace(out, mulberry32(7));
@@ -122,14 +128,38 @@ async function pooledMaps(config: ModelDirConfig, zoom: number, crops: readonly 
   return out;
 }
 
+const faceApi = await FaceApiBaseline.load({ threads });
+
+if (a.network === 'face_expression') {
+  // face-api's expression head on the centre of each crop; the classes it knows only.
+  const known = (await samples(resolve(a.data))).filter(([, label]) => (FACEAPI_EXPRESSIONS as readonly unknown[]).includes(label));
+  const picked = known.slice(0, nHeld);
+  if (picked.length < nHeld) throw new Error(`${a.data} has ${known.length} samples of face-api's seven expressions, fewer than --heldout`);
+  const crops = await Promise.all(picked.map(([path]) => rgbFromSharp(sharp(path))));
+  console.log(`| zoom | face-api's expression output, accuracy (${nHeld}) |`);
+  console.log('| --- | --- |');
+  for (const zoom of zooms) {
+    let right = 0;
+    for (let i = 0; i < crops.length; i += 64) {
+      const { classes, probabilities } = await faceApi.expression(crops.slice(i, i + 64).map((c) => centre(c, zoom)));
+      probabilities.forEach((p, k) => {
+        const best = p.indexOf(Math.max(...p));
+        if (classes[best] === picked[i + k][1]) right++;
+      });
+    }
+    console.log(`| ${zoom} | ${(right / nHeld).toFixed(3)} |`);
+  }
+  await faceApi.dispose();
+  process.exit(0);
+}
+
 const config = await readModelDirConfig(resolve(a.model));
-const all = await samples(resolve(a.data));
+const all = (await samples(resolve(a.data))).filter(([, label]) => typeof label === 'number');
 if (all.length < nTrain + nHeld) throw new Error(`${a.data} has ${all.length} labelled samples, fewer than --train + --heldout`);
 const picked = all.slice(0, nTrain + nHeld);
 const crops = await Promise.all(picked.map(([path]) => rgbFromSharp(sharp(path))));
-const ages = picked.map(([, age]) => age);
+const ages = picked.map(([, age]) => Number(age));
 const [fitN, innerN] = [Math.round(nTrain * 0.8), nTrain - Math.round(nTrain * 0.8)];
-const faceApi = await FaceApiBaseline.load({ threads });
 
 console.log(`| zoom | ridge probe MAE (${a.network} pooled, ${nTrain} → ${nHeld}) | λ | face-api's age output MAE (${nHeld}) |`);
 console.log('| --- | --- | --- | --- |');
