@@ -9,9 +9,17 @@
 //
 // Each model's evals go into <out>/<model as a file name>[-whole]/: a run whose metrics JSON is there is not
 // rerun, so an interrupted validation continues where it stopped. The CLI is run from dist/ (npm run build first).
+//
+// With two models or more, a second table compares each with the first, image by image on the same images
+// (src/eval/compare.ts): the headline's difference with a 95 % paired-bootstrap interval, and for single-label
+// tasks the images lost and gained with McNemar's exact p.
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { comparePredictions } from '../src/eval/compare.js';
+import type { PredictionRecord } from '../src/eval/run.js';
+import { parseAuSelection } from '../src/eval/tasks.js';
 import { MODEL_CARD_RUNS, sampleOf, validate, withCrop, type ValidationRun } from './validation.js';
 
 const { values: a, positionals } = parseArgs({
@@ -49,6 +57,7 @@ const folderOf = (model: string) => {
 };
 
 const cells = new Map<string, string>();
+const auSets = new Map<string, string>();
 for (const model of models) {
   for (const r of runs) {
     if (isBaseline(model) && !baselineAnswers(r)) continue;
@@ -59,6 +68,7 @@ for (const model of models) {
     const text = value === null || value === undefined ? '–' : value.toFixed(r.metric === 'mae' ? 2 : 3);
     cells.set(`${model}\t${r.name}`, `${text}${m.unreadable > 0 ? ` (${(m.unreadable * 100).toFixed(1)} % unreadable)` : ''}`);
     cells.set(`n\t${r.name}`, String(m.n));
+    if (m.aus) auSets.set(`${model}\t${r.name}`, m.aus);
   }
 }
 
@@ -71,3 +81,28 @@ const lines = [
   ),
 ];
 console.log(lines.join('\n'));
+
+const predictions = async (model: string, r: ValidationRun) =>
+  (await readFile(join(resolve(a.out), folderOf(model), r.name, 'predictions.jsonl'), 'utf8'))
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as PredictionRecord);
+const [first, ...others] = models;
+const rows: string[] = [];
+for (const model of others) {
+  for (const r of runs) {
+    if (!cells.has(`${first}\t${r.name}`) || !cells.has(`${model}\t${r.name}`)) continue;
+    const aus = auSets.get(`${first}\t${r.name}`);
+    const c = comparePredictions(r.task, await predictions(first, r), await predictions(model, r), { aus: aus ? parseAuSelection(aus) : undefined });
+    const digits = r.metric === 'mae' ? 3 : 4;
+    const f = (v: number | null) => (v === null ? '–' : v.toFixed(digits));
+    const signed = (v: number) => (v >= 0 ? '+' : '') + v.toFixed(digits);
+    const diff = c.difference === null ? '–' : `${signed(c.difference)}${c.interval ? ` [${signed(c.interval[0])}, ${signed(c.interval[1])}]` : ''}`;
+    const flips = c.lost === undefined ? '' : `${c.lost} / ${c.gained} (p ${c.mcnemarP!.toFixed(3)})`;
+    rows.push(`| ${model} | ${r.label} | ${c.n} | ${f(c.a)} | ${f(c.b)} | ${diff} | ${flips} |`);
+  }
+}
+if (rows.length) {
+  console.log(`\nPaired against ${first}, on the images both answered (95 % bootstrap interval over images, ${2000} resamples; images of one subject are not independent, so CK+'s intervals are too narrow):\n`);
+  console.log(['| model | run | n | first | this | difference [95 %] | lost / gained (McNemar p) |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n'));
+}
