@@ -4,7 +4,7 @@
 // (report.md, chart.svg, metrics.json, predictions.jsonl) go into --out; the headline numbers (or, with --json,
 // metrics.json) on stdout; progress on stderr.
 import { basename, join, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { TASKS, type Task } from '../data/build/types.js';
 import { DEFAULT_VAL_FRACTION, SPLIT_NAMES, type SplitName } from '../data/build/splits.js';
 import { ChatClient } from '../data/openai-client.js';
@@ -15,8 +15,8 @@ import { ReasoningJudge } from '../eval/judge.js';
 import { describeSplit, writeEvalOutputs, OUTPUT_FILES, type EvalGeneration } from '../eval/report.js';
 import { CROP_MODES, type CropMode, expertFaceReader, modelAnswerer, runEval, type Answerer } from '../eval/run.js';
 import { resolveModelDir } from '../pipeline/model-dir.js';
-import { auSelection, fraction, integer } from './options.js';
-import { headlines, PRESENT_AUS, type AuSelection } from '../eval/tasks.js';
+import { fraction, integer } from './options.js';
+import { headlines, parseAuSelection, PRESENT_AUS, type AuSelection } from '../eval/tasks.js';
 
 /** Where pack names (fer2013, ckplus, …) are looked up: the data folder beside the project. */
 export const DEFAULT_DATA_ROOT = resolve(PACKAGE_ROOT, '..', 'shared', 'data');
@@ -55,6 +55,15 @@ interface EvalCliOptions {
   crop: CropMode;
   data: string;
   threads?: number;
+}
+
+/** `--aus`: present, disfa, bp4d or a comma-separated list of AU numbers. */
+function auSelection(value: string): AuSelection {
+  try {
+    return parseAuSelection(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 /** `2025-01-31T12-05-09`: sortable and safe in file names. */

@@ -1,7 +1,6 @@
 // Argument parsers for commander options, shared by the commands: each turns the option's text into a number or
 // refuses it with an InvalidArgumentError, which commander reports as `error: option '…' argument '…' is invalid`.
 import { InvalidArgumentError } from 'commander';
-import { parseAuSelection, type AuSelection } from '../eval/tasks.js';
 
 /** A whole number ≥ `min`. */
 export function integer(min: number): (value: string) => number {
@@ -38,13 +37,4 @@ export function nonNegative(value: string): number {
   const x = Number(value);
   if (value.trim() === '' || !(x >= 0) || !Number.isFinite(x)) throw new InvalidArgumentError('expected a number ≥ 0');
   return x;
-}
-
-/** An AU set for `eval --aus`: present, disfa, bp4d or a comma-separated list of AU numbers. */
-export function auSelection(value: string): AuSelection {
-  try {
-    return parseAuSelection(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
 }

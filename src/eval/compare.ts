@@ -11,6 +11,9 @@ import type { PredictionRecord } from './run.js';
 import type { Task } from '../data/build/types.js';
 import { headlines, scoreTask, type AuSelection } from './tasks.js';
 
+/** The headline compared per task (expression: WAR, the accuracy, as the model card's tables give it). */
+const COMPARED: Readonly<Record<Task, string>> = { expression: 'war', deepfake: 'accuracy', au: 'mean_f1', attributes: 'mean_accuracy', age: 'mae' };
+
 export interface PairedComparison {
   task: Task;
   /** The headline metric compared (its key in metrics.json) and whether higher is better. */
@@ -66,7 +69,7 @@ export function comparePredictions(
   }
   const headline = (records: readonly PredictionRecord[]) => {
     const score = scoreTask(task, records.map((r) => r.truth), records.map((r) => r.extracted), { aus: options.aus });
-    return headlines(score)[task === 'expression' ? 1 : 0]; // expression: WAR (accuracy), as the card's tables
+    return headlines(score).find((h) => h.key === COMPARED[task])!;
   };
   if (pairs.length === 0) throw new Error('the two evaluations share no image');
   const as = pairs.map(([p]) => p);
