@@ -25,6 +25,7 @@ import { FaceApiBaseline, FACEAPI_EXPRESSIONS } from '../src/eval/baselines/face
 import { readModelDirConfig, type ModelDirConfig, type NpmEncoderSpec } from '../src/model/pretrained.js';
 import { resolveNpmEncoder, type NetworkRef } from '../src/model/vision/npm-encoder.js';
 import { mapChannels } from '../src/model/widen.js';
+import { argmax } from '../src/text/sampling.js';
 import { encoderExtractor } from '../src/train/extractor.js';
 import { mulberry32, shuffleInPlace } from '../src/util/random.js';
 import { ridgeSolve } from './lib/ridge.js';
@@ -143,8 +144,7 @@ if (a.network === 'face_expression') {
     for (let i = 0; i < crops.length; i += 64) {
       const { classes, probabilities } = await faceApi.expression(crops.slice(i, i + 64).map((c) => centre(c, zoom)));
       probabilities.forEach((p, k) => {
-        const best = p.indexOf(Math.max(...p));
-        if (classes[best] === picked[i + k][1]) right++;
+        if (classes[argmax(p)] === picked[i + k][1]) right++;
       });
     }
     console.log(`| ${zoom} | ${(right / nHeld).toFixed(3)} |`);

@@ -19,7 +19,6 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { comparePredictions } from '../src/eval/compare.js';
 import type { PredictionRecord } from '../src/eval/run.js';
-import { parseAuSelection } from '../src/eval/tasks.js';
 import { MODEL_CARD_RUNS, sampleOf, validate, withCrop, type ValidationRun } from './validation.js';
 
 const { values: a, positionals } = parseArgs({
@@ -57,7 +56,6 @@ const folderOf = (model: string) => {
 };
 
 const cells = new Map<string, string>();
-const auSets = new Map<string, string>();
 for (const model of models) {
   for (const r of runs) {
     if (isBaseline(model) && !baselineAnswers(r)) continue;
@@ -68,7 +66,6 @@ for (const model of models) {
     const text = value === null || value === undefined ? '–' : value.toFixed(r.metric === 'mae' ? 2 : 3);
     cells.set(`${model}\t${r.name}`, `${text}${m.unreadable > 0 ? ` (${(m.unreadable * 100).toFixed(1)} % unreadable)` : ''}`);
     cells.set(`n\t${r.name}`, String(m.n));
-    if (m.aus) auSets.set(`${model}\t${r.name}`, m.aus);
   }
 }
 
@@ -89,20 +86,22 @@ const predictions = async (model: string, r: ValidationRun) =>
     .map((line) => JSON.parse(line) as PredictionRecord);
 const [first, ...others] = models;
 const rows: string[] = [];
+let resamples = 0;
 for (const model of others) {
   for (const r of runs) {
     if (!cells.has(`${first}\t${r.name}`) || !cells.has(`${model}\t${r.name}`)) continue;
-    const aus = auSets.get(`${first}\t${r.name}`);
-    const c = comparePredictions(r.task, await predictions(first, r), await predictions(model, r), { aus: aus ? parseAuSelection(aus) : undefined });
+    // Validation runs score AUs on those that occur (eval's default), as comparePredictions does.
+    const c = comparePredictions(r.task, await predictions(first, r), await predictions(model, r));
     const digits = r.metric === 'mae' ? 3 : 4;
     const f = (v: number | null) => (v === null ? '–' : v.toFixed(digits));
     const signed = (v: number) => (v >= 0 ? '+' : '') + v.toFixed(digits);
     const diff = c.difference === null ? '–' : `${signed(c.difference)}${c.interval ? ` [${signed(c.interval[0])}, ${signed(c.interval[1])}]` : ''}`;
     const flips = c.lost === undefined ? '' : `${c.lost} / ${c.gained} (p ${c.mcnemarP!.toFixed(3)})`;
+    resamples = c.resamples;
     rows.push(`| ${model} | ${r.label} | ${c.n} | ${f(c.a)} | ${f(c.b)} | ${diff} | ${flips} |`);
   }
 }
 if (rows.length) {
-  console.log(`\nPaired against ${first}, on the images both answered (95 % bootstrap interval over images, ${2000} resamples; images of one subject are not independent, so CK+'s intervals are too narrow):\n`);
+  console.log(`\nPaired against ${first}, on the images both answered (95 % bootstrap interval over images, ${resamples} resamples; images of one subject are not independent, so CK+'s intervals are too narrow):\n`);
   console.log(['| model | run | n | first | this | difference [95 %] | lost / gained (McNemar p) |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n'));
 }

@@ -6,6 +6,7 @@ import { MAX_AGE, MIN_AGE } from '../../data/labels/age.js';
 import type { Expression } from '../../data/labels/expression.js';
 import type { RgbImage } from '../../face/rgb.js';
 import type { Answerer, Question } from '../run.js';
+import { argmax } from '../../text/sampling.js';
 
 /** The tasks baselines can have. */
 export type BaselineTask = Extract<Task, 'expression' | 'age'>;
@@ -35,12 +36,8 @@ export function ageSentence(years: number): string {
   return `The person is about ${Number(held.toFixed(1))} years old.`;
 }
 
-/** The class with the highest probability; ties go to the earlier class. */
-export function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
-}
+/** The class with the highest probability; ties go to the earlier class (the sampler's argmax). */
+export { argmax };
 
 /** Results made per crop of all the questions' media, handed back per question (a video has several). */
 function perQuestion<T>(questions: readonly Question[], perCrop: readonly T[]): T[][] {
