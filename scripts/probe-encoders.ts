@@ -74,6 +74,8 @@ interface EncoderSpec {
   inputSize: number;
   /** Pixel scale: the network takes RGB in 0..255 (1) or 0..1 (1/255). */
   scale: number;
+  /** A one-channel network: gray = 0.2989 R + 0.587 G + 0.114 B (human's weights), then `scale` and `offset`. */
+  gray?: { offset: number };
   /** The spatial map used as the token grid (NHWC), and a note on where it sits. */
   mapNode: string;
   layer: string;
@@ -150,6 +152,18 @@ const ENCODERS: EncoderSpec[] = [
     layer: 'p_re_lu_15 (last map shared by the mesh, contour and face-flag heads)',
     embedding: { node: 'Identity_2', label: '468 mesh points (1404 coordinates)' },
     notes: 'trained for 468 landmarks and a face flag (MediaPipe)',
+  },
+  {
+    id: 'emotion',
+    title: 'human `emotion` (oarriaga-style mini-Xception, 7 expressions, grayscale)',
+    load: () => loadTfjsModel(join(HUMAN, 'emotion.json')),
+    inputSize: 64,
+    scale: 2 / 255,
+    gray: { offset: -1 },
+    mapNode: 'StatefulPartitionedCall/model_1/add_2/add',
+    layer: 'add_2 (last residual module, before the 7-class conv)',
+    embedding: { node: 'StatefulPartitionedCall/model_1/global_average_pooling2d_1/Mean', label: 'its 7 class scores before softmax (7)' },
+    notes: 'trained for 7 expressions on FER2013 (its Training usage, as human ships it)',
   },
 ];
 
@@ -326,13 +340,17 @@ async function extract(pack: PackSamples, encoders: EncoderRun[]): Promise<Map<s
     const b = decoded.length;
     for (const e of encoders) {
       const s = e.spec.inputSize;
-      const x = new Float32Array(b * s * s * 3);
+      const c = e.spec.gray ? 1 : 3;
+      const x = new Float32Array(b * s * s * c);
       decoded.forEach((m, i) => {
         const px = m.get(s)!;
-        for (let k = 0; k < px.length; k++) x[i * px.length + k] = px[k] * e.spec.scale;
+        if (e.spec.gray) {
+          const o = e.spec.gray.offset;
+          for (let k = 0; k < s * s; k++) x[i * s * s + k] = (0.2989 * px[3 * k] + 0.587 * px[3 * k + 1] + 0.114 * px[3 * k + 2]) * e.spec.scale + o;
+        } else for (let k = 0; k < px.length; k++) x[i * px.length + k] = px[k] * e.spec.scale;
       });
       const t0 = performance.now();
-      const out = await e.session.run({ [e.inputName]: { dtype: 'float32', shape: [b, s, s, 3], data: x } });
+      const out = await e.session.run({ [e.inputName]: { dtype: 'float32', shape: [b, s, s, c], data: x } });
       e.runSeconds += (performance.now() - t0) / 1000;
       e.images += b;
       const f = feats.get(e.spec.id)!;
@@ -353,7 +371,8 @@ async function extract(pack: PackSamples, encoders: EncoderRun[]): Promise<Map<s
 async function benchmark(e: EncoderRun, b: number, runs: number): Promise<number> {
   const s = e.spec.inputSize;
   const rand = mulberry32(SEED);
-  const x = { dtype: 'float32' as const, shape: [b, s, s, 3], data: Float32Array.from({ length: b * s * s * 3 }, () => rand() * 255 * e.spec.scale) };
+  const c = e.spec.gray ? 1 : 3;
+  const x = { dtype: 'float32' as const, shape: [b, s, s, c], data: Float32Array.from({ length: b * s * s * c }, () => rand() * 255 * e.spec.scale) };
   await e.session.run({ [e.inputName]: x });
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -1033,7 +1052,7 @@ async function main(): Promise<void> {
   lines.push('');
   const counts = [...packs.values()].map((p) => `${p.pack} ${p.samples.filter((s) => s.split === 'train').length}/${p.samples.filter((s) => s.split === 'val').length}`);
   lines.push(`- Samples (train/val): ${counts.join(', ')} — at most ${N_TRAIN} train and ${N_VAL} val images per pack, drawn with a fixed seed (${SEED}). CK+ has no val split: subjects whose FNV-1a hash is 0 mod 5 are held out (by subject, never by image).`);
-  lines.push('- Input: the pack\'s face crop as given, resized (stretched, sharp) to the network\'s input; grayscale packs replicated to RGB. Pixel scaling as each library feeds its network (0..255, or 0..1 for facemesh; face-api\'s mean subtraction is inside its graph).');
+  lines.push('- Input: the pack\'s face crop as given, resized (stretched, sharp) to the network\'s input; grayscale packs replicated to RGB. Pixel scaling as each library feeds its network (0..255, or 0..1 for facemesh, or gray in −1..1 for human\'s emotion net; face-api\'s mean subtraction is inside its graph).');
   lines.push('- Features: global average of the token map (computed in the graph), and the network\'s own embedding where it has one. Standardized with train statistics.');
   lines.push('- Probes: multinomial logistic regression (expression, real/fake), one logistic regression per attribute (CelebA, 40) or per AU (CK+, AUs with ≥ 10 positive train images, F1 at p = 0.5 averaged over those present in val), ridge regression for age (prediction clipped to 1–116). L2 strength chosen on a 20 % inner hold-out of train (by subject for CK+) from {1e-1, 1e-2, 1e-3, 1e-4} (logistic, L-BFGS) or {10, 1, 0.1, 0.01, 0.001} (ridge, closed form), then refitted on all of train.');
   lines.push('- Majority baseline: the most frequent train class (per attribute for CelebA), the train median age for UTKFace; for AUs the majority rule (never present) scores F1 = 0, and always-present is shown beside it.');

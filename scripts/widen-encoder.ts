@@ -7,6 +7,7 @@
 // `--add face_recognition:global` appends the network's map averaged over its grid to every token (`"pool":
 // "global"`), for a network whose map is coarser than the encoder's; `--add age_gender:zoom=1.4` feeds the network the
 // centre 1/1.4 of the crop (`"zoom": 1.4`), i.e. the detector's box, the framing face-api's age net was trained on.
+// `--add emotion:fit` averages a finer map (human's emotion net, 8×8) down to the encoder's grid (`"pool": "fit"`).
 import { parseArgs } from 'node:util';
 import { widenEncoder } from '../src/model/widen.js';
 import { NPM_NETWORKS, type NetworkRef } from '../src/model/vision/npm-encoder.js';
@@ -28,9 +29,9 @@ const networks = a.add.map((arg) => {
   const ref: NetworkRef = { package: n.package, model: n.model, layer: n.layer, input_size: n.input_size };
   for (const option of options) {
     const zoom = /^zoom=(\d+(?:\.\d+)?)$/.exec(option);
-    if (option === 'global') ref.pool = 'global';
+    if (option === 'global' || option === 'fit') ref.pool = option;
     else if (zoom && Number(zoom[1]) >= 1) ref.zoom = Number(zoom[1]);
-    else throw new Error(`--add ${arg}: a network's name, then optionally :global and :zoom=<z ≥ 1>`);
+    else throw new Error(`--add ${arg}: a network's name, then optionally :global or :fit, and :zoom=<z ≥ 1>`);
   }
   return ref;
 });

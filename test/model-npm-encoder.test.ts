@@ -31,6 +31,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FACEAPI_EXPRESSION = { package: '@vladmandic/face-api', model: 'face_expression', layer: 'dense3/out', input_size: 112 };
 const FACEAPI_RECOGNITION = { package: '@vladmandic/face-api', model: 'face_recognition', layer: 'conv256_down_out/out', input_size: 150 };
 const FACEAPI_AGE_GENDER = { package: '@vladmandic/face-api', model: 'age_gender', layer: 'exit_flow/relu', input_size: 112 };
+const HUMAN_EMOTION = { package: '@vladmandic/human', model: 'emotion', layer: 'StatefulPartitionedCall/model_1/add_2/add', input_size: 64 };
 const root = mkdtempSync(join(tmpdir(), 'face-llava-npm-encoder-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -110,7 +111,8 @@ async function importerOutput(artifacts: TfjsArtifacts, layer: string, pixels: H
 }
 
 describe('the npm encoder registry', () => {
-  it('knows faceres, face_expression, face_recognition and age_gender, alone or concatenated, and nothing else', () => {
+  it('knows faceres, face_expression, face_recognition, age_gender and emotion, alone or concatenated, and nothing else', () => {
+    expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION, FACEAPI_AGE_GENDER, { ...HUMAN_EMOTION, pool: 'fit' }] })).toBe(true);
     expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION, FACEAPI_AGE_GENDER] })).toBe(true);
     expect(isRegisteredNpmEncoder({ ...FACERES_ENCODER, concat: [{ ...FACEAPI_AGE_GENDER, layer: 'fc/age/add_bias' }] })).toBe(false);
     expect(isRegisteredNpmEncoder(FACERES_ENCODER)).toBe(true);
@@ -243,6 +245,35 @@ describe.skipIf(!packAvailable('realorfake'))('faceres on real faces', () => {
     for (let f = 0; f < 2; f++) expect(same[f]).toBeLessThan(0.15);
 
     await expect(resolveNpmEncoder({ ...FACERES_ENCODER, concat: [FACEAPI_RECOGNITION] })).rejects.toThrow(/has a 2×2 map, .* 7×7 \(add "pool": "global"/);
+  });
+
+  it('appends human\'s emotion map, fed gray in −1..1 and its 8×8 grid averaged to 7×7 by 2×2 windows ("pool": "fit")', async () => {
+    // zoom 3.5: the central 64×64 of the 224 frames, the emotion net's input size (no resize).
+    const wide = await runNetwork(await resolveNpmEncoder({ ...FACERES_ENCODER, concat: [{ ...HUMAN_EMOTION, zoom: 3.5, pool: 'fit' }] }), frames);
+    expect(wide.shape).toEqual([2, 1280, 7, 7]);
+    expect(relativeError(channels(wide, 0, 1024).data as Float32Array, map.data as Float32Array)).toBeLessThan(1e-6);
+    // The network's own map for the same pixels made gray by hand (human's weights), then the 2×2 windows' means.
+    const middle = centre(frames, 80);
+    const rgb = middle.data as Float32Array;
+    const gray = new Float32Array(2 * 64 * 64);
+    for (let f = 0; f < 2; f++) {
+      for (let p = 0; p < 64 * 64; p++) {
+        const [r, g, b] = [0, 1, 2].map((k) => rgb[(f * 3 + k) * 64 * 64 + p]);
+        gray[f * 64 * 64 + p] = ((0.2989 * r + 0.587 * g + 0.114 * b) / 255 - 0.5) * 2;
+      }
+    }
+    const own = await importerOutput(await loadTfjsModel(join(ROOT, 'node_modules/@vladmandic/human/models/emotion.json')), HUMAN_EMOTION.layer, f32([2, 64, 64, 1], gray));
+    expect(own.shape).toEqual([2, 8, 8, 256]);
+    const at = (f: number, y: number, x: number, c: number) => (own.data as Float32Array)[((f * 8 + y) * 8 + x) * 256 + c];
+    const expected = new Float32Array(2 * 7 * 7 * 256);
+    for (let f = 0; f < 2; f++) for (let y = 0; y < 7; y++) for (let x = 0; x < 7; x++) for (let c = 0; c < 256; c++) {
+      expected[((f * 7 + y) * 7 + x) * 256 + c] = (at(f, y, x, c) + at(f, y, x + 1, c) + at(f, y + 1, x, c) + at(f, y + 1, x + 1, c)) / 4;
+    }
+    expect(relativeError(toNhwc(channels(wide, 1024, 1280)).data as Float32Array, expected)).toBeLessThan(1e-5);
+
+    await expect(resolveNpmEncoder({ ...FACERES_ENCODER, concat: [HUMAN_EMOTION] })).rejects.toThrow(/has a 8×8 map, .* 7×7 .*"pool": "fit"/);
+    await expect(resolveNpmEncoder({ ...FACERES_ENCODER, concat: [{ ...FACEAPI_RECOGNITION, pool: 'fit' }] })).rejects.toThrow(/"fit" needs a finer map than 7×7/);
+    await expect(resolveNpmEncoder({ ...FACERES_ENCODER, pool: 'global' })).rejects.toThrow(/"pool" belongs on a `concat` entry/);
   });
 
   it('splits at train_from: the frozen prefix and the tail after it make the whole map; the tail\'s weights leave the encoder\'s', async () => {

@@ -41,6 +41,11 @@ export interface NpmNetwork {
   readonly model: string;
   readonly layer: string;
   readonly input_size: number;
+  /**
+   * A network that does not take RGB in 0..255: its channel count and how frames [F, 3, s, s] in 0..255 become
+   * its input [F, channels, s, s], in the graph.
+   */
+  readonly input?: { readonly channels: number; prepare(frames: Tensor): Tensor };
   /** The network's TF.js artifacts, read from the package's root folder. */
   read(root: string): Promise<TfjsArtifacts>;
 }
@@ -81,7 +86,30 @@ export const NPM_NETWORKS: readonly NpmNetwork[] = [
     input_size: 112,
     read: async (root) => (await readFaceApiModel(join(root, 'model'), 'age_gender')).artifacts,
   },
+  {
+    // human's emotion net (generated from oarriaga/face_classification: a small Xception trained on FER2013's
+    // Training usage, 64×64 grayscale): its last residual module, 8×8×256 — joins a 7×7 map with `"pool": "fit"`.
+    package: '@vladmandic/human',
+    model: 'emotion',
+    layer: 'StatefulPartitionedCall/model_1/add_2/add',
+    input_size: 64,
+    input: { channels: 1, prepare: grayscaleSigned },
+    read: (root) => loadTfjsModel(join(root, 'models', 'emotion.json')),
+  },
 ];
+
+/**
+ * Frames [F, 3, s, s] in 0..255 as human feeds its emotion net: gray = 0.2989 R + 0.587 G + 0.114 B (its rgb2gray
+ * weights), then (gray / 255 − 0.5) · 2, i.e. −1..1, as [F, 1, s, s]. human converts after resizing to 64 and we
+ * before — both steps are linear per pixel, so the order does not matter.
+ */
+function grayscaleSigned(frames: Tensor): Tensor {
+  const g = frames.graph;
+  const k = 2 / 255;
+  const weight = g.constant({ dtype: 'float32', shape: [1, 3, 1, 1], data: Float32Array.from([0.2989 * k, 0.587 * k, 0.114 * k]) }, 'gray_weight');
+  const bias = g.constant({ dtype: 'float32', shape: [1], data: Float32Array.from([-1]) }, 'gray_bias');
+  return ops.conv(frames, weight, bias);
+}
 
 /** The default model's encoder (docs/encoder-probes.md). */
 export const FACERES_ENCODER = {
@@ -107,8 +135,12 @@ const NetworkRefSchema = z.object({
   model: z.string().min(1),
   layer: z.string().min(1),
   input_size: z.number().int().positive(),
-  /** `global`: the map averaged over its grid, the vector repeated at every cell of the first network's grid. */
-  pool: z.literal('global').optional(),
+  /**
+   * `global`: the map averaged over its grid, the vector repeated at every cell of the first network's grid.
+   * `fit`: a finer map averaged down to the first network's grid by a sliding window, stride 1, of side
+   * (its grid − that grid + 1): 8×8 → 7×7 averages each 2×2 window, so every cell keeps its place on the face.
+   */
+  pool: z.enum(['global', 'fit']).optional(),
   /** The network reads the centre of the frames, 1/zoom of their side (a closer framing), resized to its input. */
   zoom: z.number().min(1).max(4).optional(),
 });
@@ -154,6 +186,8 @@ interface ImportedNetwork {
   readonly grid: number;
   /** With `train_from`: the tensor of the source graph the tail starts from, and its C' and G'. */
   readonly split?: { readonly tensor: Tensor; readonly channels: number; readonly grid: number };
+  /** How frames in 0..255 RGB become the network's input, where they are not that already. */
+  readonly prepare?: (frames: Tensor) => Tensor;
 }
 
 async function importNetwork(ref: NetworkRef, trainFrom?: string): Promise<ImportedNetwork> {
@@ -172,8 +206,9 @@ async function importNetwork(ref: NetworkRef, trainFrom?: string): Promise<Impor
   });
   const [input] = imported.inputs;
   const [, c, h, w] = imported.outputs[0].shape;
-  if (imported.inputs.length !== 1 || input.shape.slice(1).join() !== `3,${size},${size}`) {
-    throw new Error(`npm encoder ${describe(ref)}: expected one input [3, ${size}, ${size}], got ${imported.inputs.map((i) => `[${i.shape.join(', ')}]`).join(', ')}`);
+  const channels = network.input?.channels ?? 3;
+  if (imported.inputs.length !== 1 || input.shape.slice(1).join() !== `${channels},${size},${size}`) {
+    throw new Error(`npm encoder ${describe(ref)}: expected one input [${channels}, ${size}, ${size}], got ${imported.inputs.map((i) => `[${i.shape.join(', ')}]`).join(', ')}`);
   }
   if (typeof c !== 'number' || typeof h !== 'number' || h !== w) throw new Error(`npm encoder ${describe(ref)}: ${network.layer} is not a square feature map [${imported.outputs[0].tfShape.join(', ')}]`);
   // The converter's weight tensors (float, rank ≥ 1) become parameters; scalars and int64 shapes stay constants.
@@ -195,7 +230,7 @@ async function importNetwork(ref: NetworkRef, trainFrom?: string): Promise<Impor
     }
     split = { tensor, channels: sc, grid: sh };
   }
-  return { ref, imported, paramNames, weights, channels: c, grid: h, split };
+  return { ref, imported, paramNames, weights, channels: c, grid: h, split, prepare: network.input?.prepare };
 }
 
 type SourceNode = NonNullable<Tensor['producer']>;
@@ -319,8 +354,13 @@ export async function resolveNpmEncoder(spec: NpmEncoderSpec): Promise<ResolvedE
   const size = spec.input_size;
   const grid = nets[0].grid;
   nets.forEach((net, i) => {
-    if (i > 0 && refs[i].pool !== 'global' && net.grid !== grid) {
-      throw new Error(`npm encoder: ${describe(net.ref)} has a ${net.grid}×${net.grid} map, ${describe(nets[0].ref)} ${grid}×${grid} (add "pool": "global" to append its pooled map to every token)`);
+    const pool = refs[i].pool;
+    if (i === 0 && pool !== undefined) throw new Error(`npm encoder: "pool" belongs on a \`concat\` entry; ${describe(net.ref)} sets the grid`);
+    if (pool === 'fit' && net.grid <= grid) {
+      throw new Error(`npm encoder: "pool": "fit" needs a finer map than ${grid}×${grid}; ${describe(net.ref)} has ${net.grid}×${net.grid}`);
+    }
+    if (i > 0 && pool === undefined && net.grid !== grid) {
+      throw new Error(`npm encoder: ${describe(net.ref)} has a ${net.grid}×${net.grid} map, ${describe(nets[0].ref)} ${grid}×${grid} (add "pool": "global" to append its pooled map to every token${net.grid > grid ? ', or "pool": "fit" to average it down to the grid' : ''})`);
     }
   });
   const network: FrozenNetwork = {
@@ -328,7 +368,12 @@ export async function resolveNpmEncoder(spec: NpmEncoderSpec): Promise<ResolvedE
     build(frames) {
       const maps = nets.map((net, i) => {
         const view = centreFrames(frames, size, refs[i].zoom);
-        const map = buildInto(net, resizeFrames(view.frames, view.size, net.ref.input_size));
+        const resized = resizeFrames(view.frames, view.size, net.ref.input_size);
+        const map = buildInto(net, net.prepare ? net.prepare(resized) : resized);
+        if (refs[i].pool === 'fit') {
+          const k = net.grid - grid + 1;
+          return ops.avgPool(map, { kernel: [k, k], strides: [1, 1] });
+        }
         if (refs[i].pool !== 'global') return map;
         // Averaged over its own cells, then the same C-vector at each of the G×G cells: [F, C, 1, 1] → [F, C, G, G].
         const pooled = ops.globalAvgPool(map);
