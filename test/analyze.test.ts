@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TASKS, type Task } from '../src/data/build/types.js';
 import { EXPRESSIONS } from '../src/data/labels/expression.js';
@@ -124,7 +125,7 @@ describe.skipIf(!packAvailable('realorfake'))('FaceLlavaPipeline', () => {
     const truncated = join(root, 'truncated.jpg');
     writeFileSync(truncated, faces[1].subarray(0, faces[1].length >> 1));
     const grey = join(root, 'grey.png');
-    execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=gray:s=128x128', '-frames:v', '1', grey]);
+    await sharp({ create: { width: 128, height: 128, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toFile(grey);
     expect(await codeOf(fl.analyze(text))).toBe('UNSUPPORTED_MEDIA');
     expect(await codeOf(fl.analyze(empty))).toBe('EMPTY_INPUT');
     expect(await codeOf(fl.analyze(truncated))).toBe('CORRUPT_MEDIA');

@@ -1,7 +1,7 @@
 // Building FaceInstruct over the real packs of ../shared/data with the real face expert: the record format,
 // subject splits, malformed rows, interrupted and resumed builds (in-process and a killed CLI process), worker
 // threads, videos, the LLM annotator and judge against the fixture server, and the stats report.
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,8 @@ import { collectStats, formatStats } from '../src/data/build/stats.js';
 import { readManifest, type Rejection } from '../src/data/build/output.js';
 import { ZipImages } from '../src/data/zip.js';
 import { startOpenAiFixture } from './fixtures/openai-server.js';
+
+const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
 
 const DATA = resolve('../shared/data');
 const run = promisify(execFile);
@@ -192,7 +194,7 @@ describe('building over ../shared/data', () => {
     );
   });
 
-  it('builds video samples: an MP4 of the sampled crops and landmarks per frame', async () => {
+  it.skipIf(!hasFfmpeg)('builds video samples: an MP4 of the sampled crops and landmarks per frame', async () => {
     const dir = join(root, 'videos');
     const zip = await ZipImages.open(join(DATA, 'realorfake', 'images.zip'));
     const [real, fake] = [[...zip.names()].find((n) => n.startsWith('real'))!, [...zip.names()].find((n) => n.startsWith('fake'))!];

@@ -100,8 +100,8 @@ export const NPM_NETWORKS: readonly NpmNetwork[] = [
 
 /**
  * Frames [F, 3, s, s] in 0..255 as human feeds its emotion net: gray = 0.2989 R + 0.587 G + 0.114 B (its rgb2gray
- * weights), then (gray / 255 − 0.5) · 2, i.e. −1..1, as [F, 1, s, s]. human converts after resizing to 64 and we
- * before — both steps are linear per pixel, so the order does not matter.
+ * weights), then (gray / 255 − 0.5) · 2, i.e. −1..1, as [F, 1, s, s]: a 1×1 convolution, applied (as human does)
+ * after the frames are resized to the net's 64 px.
  */
 function grayscaleSigned(frames: Tensor): Tensor {
   const g = frames.graph;
