@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Graph } from '../src/graph/graph.js';
-import { f32, type HostTensor } from '../src/graph/host.js';
+import { f32, type HostTensor, i64 } from '../src/graph/host.js';
 import { compile } from '../src/graph/session.js';
 import { createTrainStep } from '../src/graph/trainer-step.js';
 import { parseFaceLlavaConfig } from '../src/model/config.js';
@@ -188,6 +188,23 @@ describe('FaceInstruct records as examples', () => {
     expect(image.answerTokens).toBe(Array.from(image.labels).filter((l) => l !== IGNORE_INDEX).length);
   });
 
+  it("marks the answer's first sentence, where a FaceInstruct answer states its label", async () => {
+    const tokenizer = llamaTokenizer();
+    const { examples } = await load(
+      [
+        'This face shows fear. The inner brows are raised.',
+        'Happy',
+        'The person looks about 2.5 years old! Small face.',
+        'Surprise.',
+      ].map((answer) => ({ image: 'a.jpg', conversations: turns('<image>\nQ', answer), landmarks_2d: lm })),
+    );
+    const lead = examples.map((e) => tokenizer.decode(Array.from(e.labels).filter((l) => l !== IGNORE_INDEX).slice(0, e.leadTokens)));
+    expect(lead).toEqual(['This face shows fear.', 'Happy', 'The person looks about 2.5 years old!', 'Surprise.']);
+    // A one-sentence answer without a stop is all lead, its </s> included; a stop before </s> leaves the </s> out.
+    expect(examples[1].leadTokens).toBe(examples[1].answerTokens);
+    expect(examples[3].leadTokens).toBe(examples[3].answerTokens - 1);
+  });
+
   it('cuts sequences to the maximum length and skips those left without an answer', async () => {
     const long = 'word '.repeat(200);
     const { examples, skipped } = await load([
@@ -261,6 +278,26 @@ describe('the loss', () => {
     const ints = (t: HostTensor) => Array.from(t.data as BigInt64Array, Number);
     expect(ints(feeds[ANSWER_POSITIONS])).toEqual([5, 6, 8 + 5]);
     expect(ints(feeds[ANSWER_LABELS])).toEqual([6, 7, 9]);
+  });
+
+  it('counts the lead tokens --lead-weight times: the mean becomes Σ wᵢ·ℓᵢ / Σ wᵢ', async () => {
+    const { feeds, layout } = batch([
+      [X, X, X, 6, 7],
+      [X, X, X, 9],
+    ]);
+    const ints = (t: HostTensor) => Array.from(t.data as BigInt64Array, Number);
+    // Row 0's first answer token and row 1's first are lead tokens; row 0's second is not.
+    const weighted = answerTargets(layout.labels!, { tokens: [1, 1], weight: 3 });
+    expect(ints(weighted.positions)).toEqual([5, 5, 5, 6, 13, 13, 13]);
+    expect(ints(weighted.labels)).toEqual([6, 6, 6, 7, 9, 9, 9]);
+    const { graph } = buildTrainingGraph(TINY);
+    const session = await compile(graph, { params: 'initializers', weights: weights(graph), noCache: true });
+    const lossOf = async (positions: number[], labels: number[]) =>
+      (await session.run({ ...feeds, [ANSWER_POSITIONS]: i64([positions.length], positions), [ANSWER_LABELS]: i64([labels.length], labels) }))[IO.loss].data[0] as number;
+    const [l6, l7, l9] = [await lossOf([5], [6]), await lossOf([6], [7]), await lossOf([13], [9])];
+    const expected = (3 * l6 + l7 + 3 * l9) / 7;
+    expect(await lossOf(ints(weighted.positions), ints(weighted.labels))).toBeCloseTo(expected, 5);
+    expect(Math.abs(expected - (l6 + l7 + l9) / 3)).toBeGreaterThan(1e-4); // the weighting changes the number
   });
 
   it('is 0, with zero gradients, for a batch without a single answer token', async () => {

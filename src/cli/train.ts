@@ -36,6 +36,7 @@ interface TrainCliOptions {
   sourceMax?: number;
   balanceLabels?: boolean;
   encoderLrScale?: number;
+  leadWeight?: number;
   cache?: string;
   threads?: number;
 }
@@ -81,6 +82,7 @@ async function withStoredSettings(o: TrainCliOptions, given: (key: keyof TrainCl
     sourceMax: pick('sourceMax', stored.source_max ?? undefined),
     balanceLabels: pick('balanceLabels', stored.balance_labels ?? undefined),
     encoderLrScale: pick('encoderLrScale', stored.encoder_lr_scale ?? undefined),
+    leadWeight: pick('leadWeight', stored.lead_weight ?? undefined),
     storedConfig: given('config') || stored.init ? undefined : stored.config,
   };
 }
@@ -124,6 +126,7 @@ Examples:
     .option('--source-max <n>', 'examples each --data path gives an epoch at most: larger sources are subsampled afresh each epoch', integer(1))
     .option('--balance-labels', 'spread each single-label source (expression, real/fake) equally over its labels every epoch')
     .option('--encoder-lr-scale <x>', "an encoder trained from a split (config encoder.train_from): its tail's share of the stage's learning rate (default: 0.1)", positive)
+    .option('--lead-weight <k>', "count each answer's first sentence, where FaceInstruct states the label, k times in the loss (default: 1)", integer(1))
     .option('--cache <dir>', 'where encoder features are cached (default <out>/cache)')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer(1))
     .action(async (cli: TrainCliOptions) => {
@@ -152,6 +155,7 @@ Examples:
           accum: o.accum,
           lr: o.lr,
           encoderLrScale: o.encoderLrScale,
+          leadWeight: o.leadWeight,
           maxSteps: o.maxSteps,
           checkpointEvery: o.checkpointEvery,
           saveDtype: o.saveDtype,

@@ -18,14 +18,15 @@ export interface Collated {
   answerTokens: number;
 }
 
-export async function collate(examples: readonly Example[], cfg: FaceLlavaConfig, store: FeatureStore): Promise<Collated> {
+/** `leadWeight` (default 1: every answer token alike) counts each example's first sentence that many times (graph.ts). */
+export async function collate(examples: readonly Example[], cfg: FaceLlavaConfig, store: FeatureStore, leadWeight = 1): Promise<Collated> {
   const frames = examples.flatMap((e) => e.frames);
   const layout = spliceLayout(
     examples.map((e) => Array.from(e.ids)),
     { tokensPerFrame: visualTokensPerFrame(cfg), imageTokenIndex: cfg.image_token_index },
     examples.map((e) => Array.from(e.labels)),
   );
-  const targets = answerTargets(layout.labels!);
+  const targets = answerTargets(layout.labels!, leadWeight > 1 ? { tokens: examples.map((e) => e.leadTokens), weight: leadWeight } : undefined);
   const feeds: Batch = {
     [ENCODER_TOKENS]: await store.read(frames),
     [IO.textIds]: layout.textIds,

@@ -31,6 +31,9 @@ export interface Example {
   readonly length: number;
   /** Positions counted by the loss. */
   readonly answerTokens: number;
+  /** The first of those that make the first answer's first sentence — where a FaceInstruct answer states its label
+   * (`leadSentenceTokens`); `--lead-weight` counts them more in the loss. */
+  readonly leadTokens: number;
   /** The record's single class label (`label` of expression and real/fake records), for per-label balancing. */
   readonly label?: string;
 }
@@ -169,6 +172,7 @@ function toExample(raw: unknown, folder: string, where: string, o: LoadOptions):
   const answerTokens = labels.reduce((n, l) => n + (l === IGNORE_INDEX ? 0 : 1), 0);
   if (answerTokens === 0) return 'no_answer';
   return {
+    leadTokens: leadSentenceTokens(labels, o.tokenizer),
     id,
     ids: Int32Array.from(example.inputIds.slice(0, keep)),
     labels,
@@ -178,6 +182,24 @@ function toExample(raw: unknown, folder: string, where: string, o: LoadOptions):
     answerTokens,
     ...(typeof r.label === 'string' && { label: r.label }),
   };
+}
+
+/**
+ * How many answer tokens the first answer's first sentence takes: its labels up to and including the first piece
+ * that ends a sentence (`.`, `!` or `?` followed by a new word or the answer's end; a decimal point is not followed by
+ * a word), or the whole answer when it is one sentence without a stop ("Happy</s>" counts its `</s>` too).
+ */
+export function leadSentenceTokens(labels: Int32Array, tokenizer: Tokenizer): number {
+  const start = labels.findIndex((l, i) => i > 0 && l !== IGNORE_INDEX);
+  if (start < 0) return 0;
+  let count = 0;
+  for (let i = start; i < labels.length && labels[i] !== IGNORE_INDEX; i++) {
+    count++;
+    if (!/[.!?]$/.test(tokenizer.tokenToString(labels[i]))) continue;
+    const next = labels[i + 1];
+    if (next === undefined || next === IGNORE_INDEX || tokenizer.isSpecial(next) || tokenizer.tokenToString(next).startsWith('▁')) break;
+  }
+  return count;
 }
 
 /** The released format's turns (`from` human / gpt) as chat turns, `<video>` expanded to one `<image>` per frame. */

@@ -98,18 +98,26 @@ function answerLoss(logits: Tensor, targets: Tensor): Tensor {
 /**
  * The targets of a spliced batch's labels [B, S] (Hugging Face's shift: position t predicts labels[t + 1]): every
  * position whose next label counts, with that label. A batch without one gets a single ignored target.
+ *
+ * `lead` weights the first lead[b] targets of row b (in order) `lead.weight` times: such a target is listed that
+ * many times, so the mean cross-entropy becomes Σ wᵢ·ℓᵢ / Σ wᵢ (the gather's gradient adds its repeats up).
  */
-export function answerTargets(labels: HostTensor): { positions: HostTensor; labels: HostTensor } {
+export function answerTargets(labels: HostTensor, lead?: { tokens: readonly number[]; weight: number }): { positions: HostTensor; labels: HostTensor } {
   const [batch, length] = labels.shape;
   const data = labels.data as BigInt64Array;
   const positions: number[] = [];
   const targets: bigint[] = [];
   for (let b = 0; b < batch; b++) {
+    let counted = 0;
     for (let t = 0; t + 1 < length; t++) {
       const next = data[b * length + t + 1];
       if (next === BigInt(IGNORE_INDEX)) continue;
-      positions.push(b * length + t);
-      targets.push(next);
+      const repeats = lead && counted < (lead.tokens[b] ?? 0) ? lead.weight : 1;
+      for (let r = 0; r < repeats; r++) {
+        positions.push(b * length + t);
+        targets.push(next);
+      }
+      counted++;
     }
   }
   if (positions.length === 0) return { positions: i64([1], [0]), labels: i64([1], [IGNORE_INDEX]) };

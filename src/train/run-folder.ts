@@ -52,6 +52,8 @@ export interface RunSettings {
   balance_labels: true | null;
   /** The split encoder tail's share of the learning rate; null: the default (stages.ts ENCODER_LR_SCALE). */
   encoder_lr_scale: number | null;
+  /** Times each answer's first sentence counts in the loss; null: once, like every token. */
+  lead_weight: number | null;
 }
 
 export async function filesSha256(files: readonly JsonlFile[]): Promise<string> {

@@ -134,7 +134,7 @@ async function loop(run: Run, k: number, step: TrainStep, validate: Validate | u
   for (let s = from; s < total; s++) {
     const epoch = Math.floor(s / spe);
     if (plan.epoch !== epoch) plan = { epoch, steps: mixedEpochSteps(run, lengths, epoch) };
-    const micro = await Promise.all(plan.steps[s % spe].map((ids) => collate(ids.map((i) => run.examples[i]), run.config.face_llava, run.store)));
+    const micro = await Promise.all(plan.steps[s % spe].map((ids) => collate(ids.map((i) => run.examples[i]), run.config.face_llava, run.store, run.o.leadWeight)));
     const result = await step.step(micro.map((m) => m.feeds));
     const stepTokens = micro.reduce((n, m) => n + m.tokens, 0);
     tokens += stepTokens;

@@ -67,6 +67,9 @@ export interface TrainOptions {
   /** Examples each `data` source contributes per epoch: fewer are repeated up to `min`, more subsampled to `max`
    * (mixing.ts). Without either, an epoch is every example once. */
   mix?: MixOptions;
+  /** The first sentence of each answer, where FaceInstruct states the label, counts this many times in the training
+   * loss (a whole number; default 1, every answer token alike). The validation loss counts every token once. */
+  leadWeight?: number;
   /** Seeds the data order and the initial values of weights trained from scratch (default 0). */
   seed?: number;
   /** Validation JSONL (records of split `val`, or none), scored every `valEvery` updates and at each stage's end. */
@@ -133,7 +136,7 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
   const accum = o.accum ?? 1;
   const epochs = o.epochs ?? 1;
   const seed = o.seed ?? 0;
-  for (const [name, v] of Object.entries({ batch, accum, epochs, checkpointEvery: o.checkpointEvery ?? 1, maxSteps: o.maxSteps ?? 1, valEvery: o.valEvery ?? 1 })) {
+  for (const [name, v] of Object.entries({ batch, accum, epochs, checkpointEvery: o.checkpointEvery ?? 1, leadWeight: o.leadWeight ?? 1, maxSteps: o.maxSteps ?? 1, valEvery: o.valEvery ?? 1 })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a whole number ≥ 1, got ${v}`);
   }
   if (o.stages.length === 0) throw new Error('no stage to run');
@@ -202,6 +205,7 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
     source_max: mix.max ?? null,
     balance_labels: mix.balanceLabels ? true : null,
     encoder_lr_scale: o.encoderLrScale ?? null,
+    lead_weight: (o.leadWeight ?? 1) > 1 ? o.leadWeight! : null,
   };
   await claimRunFolder(out, settings, o.resume ?? false);
   const checkpoint = o.resume ? loadCheckpoint(out) : null;
@@ -260,6 +264,7 @@ async function saveModel(run: Run, dir: string, trained: Map<string, HostTensor>
     examples_per_epoch: run.epochExamples,
     ...(run.mix.min !== undefined || run.mix.max !== undefined ? { source_min: run.mix.min ?? null, source_max: run.mix.max ?? null } : {}),
     ...(run.mix.balanceLabels && { balance_labels: true }),
+    ...((run.o.leadWeight ?? 1) > 1 && { lead_weight: run.o.leadWeight }),
   };
   await savePretrained(dir, { config: { ...config, training }, weights: new Map([...rest, ...trained]), encoder: run.encoder, dtype: run.o.saveDtype });
 }
