@@ -31,8 +31,8 @@ export interface Example {
   readonly length: number;
   /** Positions counted by the loss. */
   readonly answerTokens: number;
-  /** The first of those that make the first answer's first sentence — where a FaceInstruct answer states its label
-   * (`leadSentenceTokens`); `--lead-weight` counts them more in the loss. */
+  /** How many of those, from the first, make up the first answer's first sentence — where a FaceInstruct answer
+   * states its label (`leadSentenceTokens`); `--lead-weight` counts them more in the loss. */
   readonly leadTokens: number;
   /** The record's single class label (`label` of expression and real/fake records), for per-label balancing. */
   readonly label?: string;
@@ -172,7 +172,6 @@ function toExample(raw: unknown, folder: string, where: string, o: LoadOptions):
   const answerTokens = labels.reduce((n, l) => n + (l === IGNORE_INDEX ? 0 : 1), 0);
   if (answerTokens === 0) return 'no_answer';
   return {
-    leadTokens: leadSentenceTokens(labels, o.tokenizer),
     id,
     ids: Int32Array.from(example.inputIds.slice(0, keep)),
     labels,
@@ -180,6 +179,7 @@ function toExample(raw: unknown, folder: string, where: string, o: LoadOptions):
     landmarks,
     length: keep + frames.length * (perFrame - 1),
     answerTokens,
+    leadTokens: leadSentenceTokens(labels, o.tokenizer),
     ...(typeof r.label === 'string' && { label: r.label }),
   };
 }
