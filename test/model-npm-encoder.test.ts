@@ -24,6 +24,8 @@ import { encodePrompt, withImages } from '../src/text/chat.js';
 import { mulberry32 } from '../src/util/random.js';
 import { openSafetensors } from '../src/graph/safetensors.js';
 import { PROJECTOR_INPUT_WEIGHT, widenEncoder } from '../src/model/widen.js';
+import { standardizeModel } from '../src/model/standardize.js';
+import { TOKEN_NORM_STD } from '../src/model/token-norm.js';
 import { packAvailable, samplePack } from './helpers/face-packs.js';
 import { relativeError } from './helpers/error.js';
 
@@ -375,6 +377,22 @@ describe.skipIf(!packAvailable('realorfake'))('faceres on real faces', () => {
       await after.dispose();
     }
     await expect(widenEncoder(wide, join(root, 'twice'), [])).rejects.toThrow(/no network to append/);
+
+    // A model reading standardized tokens widens the same way: the new channels pass as they are (μ 0, σ 1).
+    const stats = { mean: f32([1024], Array.from({ length: 1024 }, () => random() - 0.5)), std: f32([1024], Array.from({ length: 1024 }, () => 0.2 + random())) };
+    const standardized = await standardizeModel(trained, join(root, 'standardized'), stats);
+    const wideStandardized = await widenEncoder(standardized, join(root, 'widened-standardized'), [FACEAPI_EXPRESSION]);
+    const std = Array.from(openSafetensors(join(wideStandardized, 'model.safetensors')).load(TOKEN_NORM_STD).data as Float32Array);
+    expect(std.slice(0, 1024)).toEqual(Array.from(stats.std.data as Float32Array));
+    expect(std.slice(1024).every((x) => x === 1)).toBe(true);
+    const [narrowStd, wideStd] = [await loadPretrained(standardized), await loadPretrained(wideStandardized)];
+    try {
+      const [a, b] = [await narrowStd.model.encodeMedia(frames), await wideStd.model.encodeMedia(frames)];
+      expect(relativeError(b.data as Float32Array, a.data as Float32Array)).toBeLessThan(1e-5);
+    } finally {
+      await narrowStd.dispose();
+      await wideStd.dispose();
+    }
   });
 
   it('builds the default preset: 49 tokens of 1024 per frame and a ~15 M-parameter decoder', () => {

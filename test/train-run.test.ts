@@ -16,6 +16,9 @@ import { openCheckpoint } from '../src/graph/safetensors.js';
 import { parseFaceLlavaConfig } from '../src/model/config.js';
 import { loadPretrained, modelParams, savePretrained, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
 import { llamaTokenizer } from '../src/text/tokenizer.js';
+import { relativeError } from './helpers/error.js';
+import { standardizeModel } from '../src/model/standardize.js';
+import { mulberry32 } from '../src/util/random.js';
 import { initialWeight } from '../src/train/init.js';
 import { answerVocabulary } from '../src/train/output-vocab.js';
 import { moduleOf } from '../src/train/stages.js';
@@ -250,6 +253,81 @@ describe('the answer vocabulary (output_vocab)', () => {
     expect(ids).toEqual([...new Set([...answerIds, tokenizer.eosId])].sort((a, b) => a - b));
     expect(uses.get(tokenizer.eosId)).toBe(16);
     expect(uses.get(tokenizer.encode('The person looks happy', { bos: false }).at(-1)!)).toBe(8);
+  });
+});
+
+describe('standardized encoder tokens (standardize_tokens)', () => {
+  const plain = { ...CONFIG, face_llava: { ...FACE_LLAVA, cross_attn: { cross_attn_type: 'none' } } } as const;
+  const standardized = { ...plain, face_llava: { ...plain.face_llava, standardize_tokens: true } } as const;
+  const load = (dir: string, name: string) => Array.from(openCheckpoint(path.join(dir, 'model')).load(name).data as Float32Array);
+
+  it('from scratch: measures each channel over the training crops, then keeps the statistics frozen', async () => {
+    const root = tmp();
+    const out = path.join(root, 'run');
+    const events: TrainEvent[] = [];
+    await train({ data: [data], out, cache: path.join(root, 'cache'), stages: ['pretrain'], config: standardized, resolveEncoder, epochs: 2, batch: 4, lr: 1e-2, threads: 2, onEvent: (e) => events.push(e) });
+    expect(events).toContainEqual({ type: 'info', message: 'standardize_tokens: channel statistics of 16 training crops' });
+    // The crops are flat colours, so each of the 4 tokens of a crop is MIX·((rgb/255 − 0.5) / 0.5): the expected
+    // statistics over the 16 training records (every fifth record is val), up to the JPEG's rounding.
+    const tokens = Array.from({ length: 20 }, (_, k) => k)
+      .filter((k) => k % 5 !== 4)
+      .map((k) => {
+        const tone = 20 + 10 * (k % 7);
+        const rgb = (k % 2 === 0 ? [200 + tone, 150 + tone, 40] : [40, 60 + tone, 150 + tone]).map((v) => (v / 255 - 0.5) / 0.5);
+        return [0, 1, 2, 3].map((c) => rgb.reduce((sum, v, i) => sum + (MIX.data as Float32Array)[c * 3 + i] * v, 0));
+      });
+    const mean = [0, 1, 2, 3].map((c) => tokens.reduce((sum, t) => sum + t[c], 0) / tokens.length);
+    const std = [0, 1, 2, 3].map((c) => Math.sqrt(tokens.reduce((sum, t) => sum + (t[c] - mean[c]) ** 2, 0) / tokens.length));
+    load(out, 'model.token_norm.mean').forEach((m, c) => expect(m).toBeCloseTo(mean[c], 1));
+    load(out, 'model.token_norm.std').forEach((s, c) => expect(s).toBeCloseTo(std[c], 1));
+    expect(Math.min(...std)).toBeGreaterThan(0.1); // so the check above tells σ from the fallback σ = 1
+
+    // Trained on from that model, the statistics do not move, while the projector does.
+    const next = path.join(root, 'next');
+    await train({ data: [data], out: next, cache: path.join(root, 'cache'), stages: ['2'], init: path.join(out, 'model'), resolveEncoder, epochs: 1, batch: 4, lr: 1e-2, threads: 2 });
+    for (const name of ['model.token_norm.mean', 'model.token_norm.std']) expect(load(next, name)).toEqual(load(out, name));
+    expect(load(next, 'model.mm_projector.0.weight')).not.toEqual(load(out, 'model.mm_projector.0.weight'));
+  });
+
+  it('turned on in a trained model (standardizeModel), the model answers as before and trains on', async () => {
+    const root = tmp();
+    const first = path.join(root, 'first');
+    await train({ data: [data], out: first, stages: ['pretrain'], config: plain, resolveEncoder, epochs: 1, batch: 4, lr: 1e-2, threads: 2 });
+    const stats = { mean: f32([4], [0.3, -1.2, 0.05, 2]), std: f32([4], [0.01, 3.5, 0.4, 1]) };
+    const std = await standardizeModel(path.join(first, 'model'), path.join(root, 'std'), stats, { encoder: resolveEncoder() });
+    const random = mulberry32(9);
+    const frames = f32([2, 3, 16, 16], Array.from({ length: 2 * 3 * 16 * 16 }, () => 2 * random() - 1));
+    const [before, after] = [await loadPretrained(path.join(first, 'model'), { resolveEncoder }), await loadPretrained(std, { resolveEncoder })];
+    try {
+      expect(after.config.face_llava.standardize_tokens).toBe(true);
+      const [a, b] = [await before.model.encodeMedia(frames), await after.model.encodeMedia(frames)];
+      expect(relativeError(b.data as Float32Array, a.data as Float32Array)).toBeLessThan(1e-5);
+    } finally {
+      await before.dispose();
+      await after.dispose();
+    }
+    await expect(standardizeModel(std, path.join(root, 'twice'), stats, { encoder: resolveEncoder() })).rejects.toThrow(/reads standardized tokens already/);
+
+    const out = path.join(root, 'run');
+    await train({ data: [data], out, stages: ['2'], init: std, resolveEncoder, epochs: 1, batch: 4, threads: 2 });
+    expect(load(out, 'model.token_norm.std')).toEqual(Array.from(stats.std.data as Float32Array));
+    const saved = JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8')) as { training: Record<string, unknown>; standardized_from?: unknown };
+    expect(saved.training).toMatchObject({ init: std, init_standardized: { model: path.join(first, 'model') } });
+    expect(saved.standardized_from).toBeUndefined();
+  });
+
+  it('refuses a trained model that sets standardize_tokens without its statistics, before training', async () => {
+    const root = tmp();
+    const first = path.join(root, 'first');
+    await train({ data: [data], out: first, stages: ['pretrain'], config: plain, resolveEncoder, epochs: 1, batch: 4, threads: 2 });
+    const initConfig = path.join(first, 'model', 'config.json');
+    const config = JSON.parse(readFileSync(initConfig, 'utf8')) as { face_llava: Record<string, unknown> };
+    writeFileSync(initConfig, JSON.stringify({ ...config, face_llava: { ...config.face_llava, standardize_tokens: true } }));
+    const out = path.join(root, 'run');
+    await expect(train({ data: [data], out, stages: ['2'], init: path.join(first, 'model'), resolveEncoder, epochs: 1, batch: 4, threads: 2 })).rejects.toThrow(
+      /sets standardize_tokens but has no model\.token_norm\.mean.*standardize-tokens/,
+    );
+    expect(existsSync(path.join(out, 'log.jsonl'))).toBe(false);
   });
 });
 

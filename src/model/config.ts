@@ -60,6 +60,12 @@ export const FaceLlavaConfigSchema = z
   .object({
     vision: VisionConfigSchema,
     mm_projector_type: z.enum(['linear', 'mlp2x_gelu']).default('mlp2x_gelu'),
+    /**
+     * Each channel of the encoder's tokens standardized, (z − μ) / σ with the training crops' statistics
+     * (`model.token_norm.mean` / `.std`, frozen), before the projector: this project's addition, for encoders that
+     * concatenate frozen networks whose channels differ in scale by 30× (model/token-norm.ts).
+     */
+    standardize_tokens: z.literal(true).optional(),
     /** FRLP's regions of the 68 landmarks (end-exclusive), named as in the checkpoint. */
     face_regions: z.array(FaceRegionSchema).min(1).default(IBUG68_REGIONS.map((r) => ({ ...r }))),
     cross_attn: CrossAttentionConfigSchema,

@@ -4,6 +4,7 @@
 //   landmarks z ──► FRLP ──► h_l ───┴─► cross-attention(h_v, h_l, z) ──► h_v^l   (one row of tokens per frame)
 //   prompt ids with one `<image>` placeholder per frame ──► [text embeddings, h_v^l spliced in] ──► LLaMA
 //
+// Under `standardize_tokens`, E_V's tokens are standardized channel by channel before P_V (token-norm.ts).
 // The visual path works frame by frame: F frames (all the images and video frames of a batch, in the order
 // their placeholders appear) give visual tokens [F, N, d], and the k-th placeholder of the batch is replaced by
 // the N tokens of frame k. Where each position of the spliced sequence comes from is computed on the host
@@ -21,6 +22,7 @@ import { buildInferenceGraph, LlamaRunner, type LlamaPrompt, type LlamaRunnerOpt
 import { causalLmLoss, decoderForward, embedTokens, IGNORE_INDEX } from './llama.js';
 import { projector } from './projector.js';
 import { NUM_LANDMARKS, tokensPerFrame } from './regions.js';
+import { standardizeTokens } from './token-norm.js';
 import { type FrozenNetwork, type VisualEncoder, visualEncoder } from './vision/encoder.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -41,7 +43,7 @@ export function visualTokens(cfg: FaceLlavaConfig, encoder: VisualEncoder, frame
   const width = cfg.llm.hidden_size;
   const tokens = encoder.encode(frames);
   return g.scope('model', () => {
-    const hv = projector(tokens, cfg.mm_projector_type, width);
+    const hv = projector(cfg.standardize_tokens ? standardizeTokens(tokens) : tokens, cfg.mm_projector_type, width);
     const x = cfg.cross_attn;
     if (!landmarks || x.cross_attn_type === 'none') return hv;
     const hl = frlp(landmarks, cfg.face_regions, width);

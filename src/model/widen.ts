@@ -12,6 +12,7 @@ import type { HostTensor } from '../graph/host.js';
 import { openCheckpoint } from '../graph/safetensors.js';
 import { resolve } from 'node:path';
 import { readModelDirConfig, resolveEncoder, savePretrained, type NpmEncoderSpec } from './pretrained.js';
+import { extendStatistics, TOKEN_NORM_MEAN, TOKEN_NORM_STD } from './token-norm.js';
 import type { NetworkRef } from './vision/npm-encoder.js';
 
 /** The projector's first linear layer, whose input is the token width. */
@@ -63,6 +64,14 @@ export async function widenEncoder(from: string, to: string, networks: readonly 
   if (!weight) throw new Error(`widen: ${source} has no projector weight (${PROJECTOR_INPUT_WEIGHT})`);
   if (weight.shape[1] !== before) throw new Error(`widen: ${name} reads ${weight.shape[1]} channels, the config says ${before}`);
   weights.set(name, padInputColumns(weight, channels - before));
+  // A model reading standardized tokens passes the new channels through as they are (μ 0, σ 1).
+  if (config.face_llava.standardize_tokens) {
+    const stats = { mean: weights.get(TOKEN_NORM_MEAN), std: weights.get(TOKEN_NORM_STD) };
+    if (!stats.mean || !stats.std) throw new Error(`widen: ${source} reads standardized tokens but has no ${TOKEN_NORM_MEAN} / ${TOKEN_NORM_STD}`);
+    const wider = extendStatistics({ mean: stats.mean, std: stats.std }, channels - before);
+    weights.set(TOKEN_NORM_MEAN, wider.mean);
+    weights.set(TOKEN_NORM_STD, wider.std);
+  }
   return savePretrained(to, {
     config: {
       ...config,

@@ -32,7 +32,8 @@ export interface FeatureExtractor {
 /** Frames encoded per encoder run. */
 const ENCODE_CHUNK = 16;
 
-const frameName = (f: FrameRef): string => ('file' in f ? f.file : `${f.clip}#${f.index}`);
+/** A frame's name: its file, or its clip and index. */
+export const frameName = (f: FrameRef): string => ('file' in f ? f.file : `${f.clip}#${f.index}`);
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 
 interface FileHash {

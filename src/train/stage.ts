@@ -38,6 +38,8 @@ export interface Run {
   epochExamples: number;
   valExamples: Example[];
   store: FeatureStore;
+  /** The token statistics measured for a model from scratch with `standardize_tokens` (trainer.ts). */
+  tokenStats?: ReadonlyMap<string, HostTensor>;
   log: TrainLog;
   batch: number;
   accum: number;
@@ -77,7 +79,7 @@ export async function runStage(run: Run, k: number, source: WeightSource | undef
   const shapes = new Map(graph.params.map((p) => [p.name, p.shape as number[]]));
   const specs = graph.params.map((p) => ({ name: p.name, dtype: p.dtype, shape: shapes.get(p.name)! }));
   // A split encoder's tail starts where its package leaves it, unless the starting model trained it already.
-  const given = new Map([...(split?.initial ?? []), ...(source ? loadWeights(specs, source, { strict: false }).weights : [])]);
+  const given = new Map([...(split?.initial ?? []), ...(run.tokenStats ?? []), ...(source ? loadWeights(specs, source, { strict: false }).weights : [])]);
   for (const p of frozen) {
     if (!given.has(p.name)) throw new Error(`stage ${stage.name} keeps ${moduleOf(p.name)} frozen, but ${p.name} is not in the starting model; train it first (--stage pretrain)`);
   }

@@ -13,8 +13,8 @@
 // An npm encoder split by `train_from` (vision/npm-encoder.ts) adds module `encoder`: its tail, trained wherever
 // the projector is (pretrain and stage 2), also this project's addition.
 
-/** The trainable parts of the model after the frozen encoder (or its frozen prefix). */
-export type Module = 'encoder' | 'landmarks' | 'projector' | 'decoder';
+/** The parts of the model after the frozen encoder (or its frozen prefix); no stage trains `statistics`. */
+export type Module = 'encoder' | 'statistics' | 'landmarks' | 'projector' | 'decoder';
 
 export type StageName = 'pretrain' | '1' | '2';
 
@@ -66,6 +66,7 @@ export function parseStages(spec: string): StageName[] {
 /** The module a weight of the model (checkpoint name) belongs to; `encoderTail` names the split encoder's tail weights. */
 export function moduleOf(param: string, encoderTail?: ReadonlySet<string>): Module {
   if (encoderTail?.has(param)) return 'encoder';
+  if (param.startsWith('model.token_norm.')) return 'statistics';
   if (/^model\.(landmarks_projector|global_landmarks_projector|landmarks_cross_attn)\./.test(param)) return 'landmarks';
   if (param.startsWith('model.mm_projector.')) return 'projector';
   return 'decoder';

@@ -29,6 +29,8 @@ import { type Checkpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js
 import { type Example, listJsonl, type LoadedData, loadExamples } from './data.js';
 import { encoderExtractor } from './extractor.js';
 import { FeatureStore } from './features.js';
+import { measureTokenStatistics, pickFrames, TOKEN_STATS_SAMPLE } from './token-stats.js';
+import { TOKEN_NORM_MEAN, TOKEN_NORM_STD } from '../model/token-norm.js';
 import { checkMix, epochSize, type MixOptions, sourceCounts } from './mixing.js';
 import { type StepEntry, TrainLog, type ValEntry } from './log.js';
 import { claimRunFolder, filesSha256, RUN_FORMAT, runPaths, type RunSettings } from './run-folder.js';
@@ -217,11 +219,37 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
   const encoder = config.encoder.kind === 'npm' ? await resolveEncoder(config.encoder, o.resolveEncoder, 'train') : undefined;
   const store = await cacheFeatures([...loaded.examples, ...val.examples], { config, encoder, weights: initSource, cache: o.cache ?? paths.cache, threads: o.threads, signal: o.signal, emit });
   if (!store) return 'stopped';
+  const tokenStats = await tokenStatistics(config, initSource, store, loaded.examples, emit);
   const log = TrainLog.open(paths.log, checkpoint?.position.logBytes ?? 0);
   const epochExamples = epochSize(sourceCounts(sources), mix);
   const total = Math.min(epochs * stepsPerEpoch(epochExamples, { batch, accum }), o.maxSteps ?? Infinity);
-  const run: Run = { o, out, paths, config, encoder, examples: loaded.examples, sources, mix, epochExamples, valExamples: val.examples, store, log, batch, accum, seed, total };
+  const run: Run = { o, out, paths, config, encoder, examples: loaded.examples, sources, mix, epochExamples, valExamples: val.examples, store, tokenStats, log, batch, accum, seed, total };
   return { run, checkpoint, initSource };
+}
+
+/**
+ * The statistics a model with `standardize_tokens` reads its tokens by (model/token-norm.ts): the starting model's
+ * own, or — for a model trained from scratch — measured on the training crops. A trained model without them
+ * cannot just be given some, since its projector learned raw tokens: standardize-tokens folds them in.
+ */
+async function tokenStatistics(
+  config: ModelDirConfig,
+  init: WeightSource | undefined,
+  store: FeatureStore,
+  examples: readonly Example[],
+  emit: (e: TrainEvent) => void,
+): Promise<Map<string, HostTensor> | undefined> {
+  if (!config.face_llava.standardize_tokens) return undefined;
+  if (init) {
+    if (init.tensors.has(TOKEN_NORM_MEAN) && init.tensors.has(TOKEN_NORM_STD)) return undefined;
+    throw new Error(`the model to start from sets standardize_tokens but has no ${TOKEN_NORM_MEAN} / ${TOKEN_NORM_STD}: make it with \`npx tsx scripts/standardize-tokens.ts\` from the model before`);
+  }
+  const stats = await measureTokenStatistics(store, pickFrames(examples.flatMap((e) => e.frames), TOKEN_STATS_SAMPLE));
+  emit({ type: 'info', message: `standardize_tokens: channel statistics of ${stats.frames} training crops` });
+  return new Map([
+    [TOKEN_NORM_MEAN, stats.mean],
+    [TOKEN_NORM_STD, stats.std],
+  ]);
 }
 
 /** Runs the frozen encoder over every crop that has no cached features yet; null when stopped by the signal. */
@@ -252,11 +280,17 @@ async function saveModel(run: Run, dir: string, trained: Map<string, HostTensor>
   // runs (the default model: pretrain, then a stage-2 continuation) says how it was made, run by run.
   // An init made by widen-encoder carries `widened_from`; it describes the init, so it moves into this run's record.
   // An init's `output_vocab` lists the tokens its own training answers used, which this run's data may exceed: dropped.
-  const { training: before, widened_from: widened, output_vocab: _, ...config } = run.config as ModelDirConfig & { training?: unknown; widened_from?: unknown };
+  // Likewise `standardized_from`, made by standardize-tokens.
+  const { training: before, widened_from: widened, standardized_from: standardized, output_vocab: _, ...config } = run.config as ModelDirConfig & {
+    training?: unknown;
+    widened_from?: unknown;
+    standardized_from?: unknown;
+  };
   const training = {
     run: run.out,
     ...(run.o.init && { init: run.o.init, init_training: before ?? null }),
     ...(run.o.init && widened !== undefined && { init_widened: widened }),
+    ...(run.o.init && standardized !== undefined && { init_standardized: standardized }),
     ...(run.o.lr !== undefined && { lr: run.o.lr }),
     stages: run.o.stages.slice(0, k + 1),
     updates_per_stage: run.total,
