@@ -11,7 +11,7 @@
 //
 // With --network face_expression and a `--task expression` folder (FER2013's or CK+'s train crops), it measures
 // face-api's own expression output instead: its accuracy on --heldout crops over the seven classes it knows (CK+'s
-// contempt left out), per zoom; no probe is fitted.
+// contempt left out), per zoom; no probe is fitted. --network emotion does the same with human's emotion net.
 //
 //   npx tsx scripts/probe-zoom.ts --network face_expression --data fi/ckplus-expression --heldout 1500 --zooms 1,1.2,1.4,1.6
 //
@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { rgbFromSharp, type RgbImage } from '../src/face/rgb.js';
 import { FaceApiBaseline, FACEAPI_EXPRESSIONS } from '../src/eval/baselines/face-api.js';
+import { HumanBaseline, HUMAN_EMOTIONS } from '../src/eval/baselines/human.js';
 import { readModelDirConfig, type ModelDirConfig, type NpmEncoderSpec } from '../src/model/pretrained.js';
 import { resolveNpmEncoder, type NetworkRef } from '../src/model/vision/npm-encoder.js';
 import { mapChannels } from '../src/model/widen.js';
@@ -131,25 +132,27 @@ async function pooledMaps(config: ModelDirConfig, zoom: number, crops: readonly 
 
 const faceApi = await FaceApiBaseline.load({ threads });
 
-if (a.network === 'face_expression') {
-  // face-api's expression head on the centre of each crop; the classes it knows only.
-  const known = (await samples(resolve(a.data))).filter(([, label]) => (FACEAPI_EXPRESSIONS as readonly unknown[]).includes(label));
+if (a.network === 'face_expression' || a.network === 'emotion') {
+  // The network's own expression head on the centre of each crop, over the classes it knows only: face-api's for
+  // face_expression, human's (emotion.json, fed as human feeds it) for emotion.
+  const head = a.network === 'emotion' ? { net: await HumanBaseline.load({ threads }), classes: HUMAN_EMOTIONS, name: "human's emotion" } : { net: faceApi, classes: FACEAPI_EXPRESSIONS, name: "face-api's expression" };
+  const known = (await samples(resolve(a.data))).filter(([, label]) => (head.classes as readonly unknown[]).includes(label));
   const picked = known.slice(0, nHeld);
-  if (picked.length < nHeld) throw new Error(`${a.data} has ${known.length} samples of face-api's seven expressions, fewer than --heldout`);
+  if (picked.length < nHeld) throw new Error(`${a.data} has ${known.length} samples of the network's seven expressions, fewer than --heldout`);
   const crops = await Promise.all(picked.map(([path]) => rgbFromSharp(sharp(path))));
-  console.log(`| zoom | face-api's expression output, accuracy (${nHeld}) |`);
+  console.log(`| zoom | ${head.name} output, accuracy (${nHeld}) |`);
   console.log('| --- | --- |');
   for (const zoom of zooms) {
     let right = 0;
     for (let i = 0; i < crops.length; i += 64) {
-      const { classes, probabilities } = await faceApi.expression(crops.slice(i, i + 64).map((c) => centre(c, zoom)));
+      const { classes, probabilities } = await head.net.expression(crops.slice(i, i + 64).map((c) => centre(c, zoom)));
       probabilities.forEach((p, k) => {
         if (classes[argmax(p)] === picked[i + k][1]) right++;
       });
     }
     console.log(`| ${zoom} | ${(right / nHeld).toFixed(3)} |`);
   }
-  await faceApi.dispose();
+  await Promise.all([faceApi.dispose(), head.net === faceApi ? undefined : head.net.dispose()]);
   process.exit(0);
 }
 
