@@ -11,6 +11,7 @@ import type { HostTensor } from '../graph/host.js';
 import { openCheckpoint } from '../graph/safetensors.js';
 import { loadWeights, type WeightSource } from '../model/checkpoint.js';
 import { parseFaceLlavaConfig } from '../model/config.js';
+import { TOKEN_NORM_MEAN, TOKEN_NORM_STD } from '../model/token-norm.js';
 import { usesLandmarks } from '../model/face-llava.js';
 import {
   CONFIG_FILE_NAME,
@@ -29,10 +30,9 @@ import { type Checkpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js
 import { type Example, listJsonl, type LoadedData, loadExamples } from './data.js';
 import { encoderExtractor } from './extractor.js';
 import { FeatureStore } from './features.js';
-import { measureTokenStatistics, pickFrames, TOKEN_STATS_SAMPLE } from './token-stats.js';
-import { TOKEN_NORM_MEAN, TOKEN_NORM_STD } from '../model/token-norm.js';
 import { checkMix, epochSize, type MixOptions, sourceCounts } from './mixing.js';
 import { type StepEntry, TrainLog, type ValEntry } from './log.js';
+import { measureTokenStatistics, pickFrames, TOKEN_STATS_SAMPLE } from './token-stats.js';
 import { claimRunFolder, filesSha256, RUN_FORMAT, runPaths, type RunSettings } from './run-folder.js';
 import { position, type Run, runStage, writeChart } from './stage.js';
 import type { Stage, StageName } from './stages.js';
