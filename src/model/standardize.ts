@@ -6,9 +6,7 @@ import type { HostTensor } from '../graph/host.js';
 import { resolve } from 'node:path';
 import { readModelDirConfig, type ResolvedEncoder, savePretrained } from './pretrained.js';
 import { foldIntoProjector, TOKEN_NORM_MEAN, TOKEN_NORM_STD } from './token-norm.js';
-import { PROJECTOR_INPUT_WEIGHT } from './widen.js';
-
-const LINEAR_PROJECTOR = 'model.mm_projector';
+import { projectorInputWeight } from './widen.js';
 
 /**
  * Writes to `to` the model of `from` reading tokens standardized by `stats` (μ, σ of each encoder channel): config
@@ -21,11 +19,12 @@ export async function standardizeModel(from: string, to: string, stats: { mean: 
   const config = await readModelDirConfig(source);
   if (config.face_llava.standardize_tokens) throw new Error(`standardize: ${source} reads standardized tokens already`);
   const weights = openCheckpoint(source).loadAll({ toFloat32: true });
-  const layer = weights.has(PROJECTOR_INPUT_WEIGHT) ? PROJECTOR_INPUT_WEIGHT.replace(/\.weight$/, '') : LINEAR_PROJECTOR;
-  const weight = weights.get(`${layer}.weight`);
-  if (!weight) throw new Error(`standardize: ${source} has no projector weight (${layer}.weight)`);
+  const name = projectorInputWeight(weights);
+  const layer = name.replace(/\.weight$/, '');
+  const weight = weights.get(name);
+  if (!weight) throw new Error(`standardize: ${source} has no projector weight (${name})`);
   const folded = foldIntoProjector(weight, weights.get(`${layer}.bias`), stats);
-  weights.set(`${layer}.weight`, folded.weight);
+  weights.set(name, folded.weight);
   weights.set(`${layer}.bias`, folded.bias);
   weights.set(TOKEN_NORM_MEAN, stats.mean);
   weights.set(TOKEN_NORM_STD, stats.std);

@@ -19,6 +19,11 @@ import type { NetworkRef } from './vision/npm-encoder.js';
 export const PROJECTOR_INPUT_WEIGHT = 'model.mm_projector.0.weight';
 const LINEAR_PROJECTOR_WEIGHT = 'model.mm_projector.weight';
 
+/** The name of the weight that reads the tokens: `mlp2x_gelu`'s first layer, or a `linear` projector's only one. */
+export function projectorInputWeight(weights: ReadonlyMap<string, unknown>): string {
+  return weights.has(PROJECTOR_INPUT_WEIGHT) ? PROJECTOR_INPUT_WEIGHT : LINEAR_PROJECTOR_WEIGHT;
+}
+
 /** W [D, C] → [W, 0] of shape [D, C + extra]. */
 export function padInputColumns(weight: HostTensor, extra: number): HostTensor {
   if (weight.dtype !== 'float32' || weight.shape.length !== 2) throw new Error(`widen: the projector weight must be a float32 matrix, got ${weight.dtype} [${weight.shape.join(', ')}]`);
@@ -59,7 +64,7 @@ export async function widenEncoder(from: string, to: string, networks: readonly 
   const encoder: NpmEncoderSpec = { ...config.encoder, concat: [...previous, ...networks] };
   const channels = await mapChannels(encoder);
   const weights = openCheckpoint(source).loadAll({ toFloat32: true });
-  const name = weights.has(PROJECTOR_INPUT_WEIGHT) ? PROJECTOR_INPUT_WEIGHT : LINEAR_PROJECTOR_WEIGHT;
+  const name = projectorInputWeight(weights);
   const weight = weights.get(name);
   if (!weight) throw new Error(`widen: ${source} has no projector weight (${PROJECTOR_INPUT_WEIGHT})`);
   if (weight.shape[1] !== before) throw new Error(`widen: ${name} reads ${weight.shape[1]} channels, the config says ${before}`);
