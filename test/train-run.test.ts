@@ -210,6 +210,7 @@ describe('a training run', () => {
       accum: 2,
       lr: 5e-3,
       checkpointEvery: 2,
+      featureDropout: 0.2, // drawn per update: the resumed run must drop what the uninterrupted one did
       threads: 2,
       onEvent,
     });
@@ -241,6 +242,15 @@ describe('a training run', () => {
     expect(await train({ ...options(killed), resume: true })).toEqual({ model: path.join(killed, 'model'), interrupted: false });
     await expect(train(options(killed))).rejects.toThrow(/already holds a run/);
     await expect(train({ ...options(killed), seed: 1, resume: true })).rejects.toThrow(/other settings \(seed\)/);
+    await expect(train({ ...options(killed), featureDropout: 0.3, resume: true })).rejects.toThrow(/other settings \(feature_dropout\)/);
+    await expect(train({ ...options(path.join(root, 'bad')), featureDropout: 1 })).rejects.toThrow(/featureDropout must be in \[0, 1\)/);
+
+    // The dropout is applied: without it the same run's first update sees other tokens, so another loss; the
+    // validation loss reads the tokens whole, so before any update it is the same.
+    const plain = path.join(root, 'plain');
+    await train({ ...options(plain), featureDropout: undefined, maxSteps: 1, stages: ['pretrain'] });
+    const [first, firstPlain] = [steps(readLog(whole))[0], steps(readLog(plain))[0]];
+    expect(first.type === 'step' && firstPlain.type === 'step' && Math.abs(first.loss - firstPlain.loss)).toBeGreaterThan(1e-6);
   });
 });
 

@@ -15,6 +15,7 @@ import { IGNORE_INDEX, IMAGE_TOKEN_INDEX } from '../src/text/chat.js';
 import { llamaTokenizer } from '../src/text/tokenizer.js';
 import { epochSteps, stepsPerEpoch } from '../src/train/batches.js';
 import { lossChart } from '../src/train/chart.js';
+import { dropFeatures } from '../src/train/collate.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import { listJsonl, loadExamples } from '../src/train/data.js';
 import { ANSWER_LABELS, ANSWER_POSITIONS, answerTargets, ENCODER_TOKENS, buildTrainingGraph } from '../src/train/graph.js';
@@ -23,6 +24,7 @@ import { type LogEntry, TrainLog } from '../src/train/log.js';
 import { duration, Progress } from '../src/train/progress.js';
 import { checkMix, epochPool, epochSize, sourceCounts, sourceQuota } from '../src/train/mixing.js';
 import { moduleOf, parseStages } from '../src/train/stages.js';
+import { seededRandom } from '../src/util/random.js';
 
 /** A float tensor's values. */
 const values = (t: HostTensor) => Array.from(t.data as Float32Array);
@@ -317,6 +319,39 @@ describe('the loss', () => {
     ]).feeds;
     expect((await step.step([one])).loss).toBeGreaterThan(5);
     await step.release();
+  });
+});
+
+describe('feature dropout', () => {
+  const tokens = () => f32([4, 49, 64], Array.from({ length: 4 * 49 * 64 }, (_, i) => 1 + (i % 13) / 13));
+
+  it('zeroes about p of the values and scales the rest by 1 / (1 − p), the same for the same stream', () => {
+    const original = tokens();
+    const t = tokens();
+    dropFeatures(t, 0.25, seededRandom(3, 0x2000_0000));
+    const [a, b] = [original.data as Float32Array, t.data as Float32Array];
+    const zeroed = b.filter((v) => v === 0).length / b.length;
+    expect(zeroed).toBeGreaterThan(0.23);
+    expect(zeroed).toBeLessThan(0.27);
+    b.forEach((v, i) => {
+      if (v !== 0) expect(v).toBeCloseTo(a[i] / 0.75, 6);
+    });
+    const mean = (x: Float32Array) => x.reduce((s, v) => s + v, 0) / x.length;
+    expect(Math.abs(mean(b) / mean(a) - 1)).toBeLessThan(0.02); // the expectation is kept
+    const again = tokens();
+    dropFeatures(again, 0.25, seededRandom(3, 0x2000_0000));
+    expect(Array.from(again.data as Float32Array)).toEqual(Array.from(b));
+    const other = tokens();
+    dropFeatures(other, 0.25, seededRandom(3, 0x2000_0001));
+    expect(Array.from(other.data as Float32Array)).not.toEqual(Array.from(b));
+  });
+
+  it('leaves the tokens as they are at 0 and refuses a share outside [0, 1)', () => {
+    const t = tokens();
+    dropFeatures(t, 0, seededRandom(1, 1));
+    expect(Array.from(t.data as Float32Array)).toEqual(Array.from(tokens().data as Float32Array));
+    expect(() => dropFeatures(t, 1, Math.random)).toThrow(/\[0, 1\)/);
+    expect(() => dropFeatures(t, -0.1, Math.random)).toThrow(/\[0, 1\)/);
   });
 });
 

@@ -25,6 +25,13 @@ export function fraction(value: string): number {
   return n;
 }
 
+/** A number from 0 up to, not including, 1 (a share that must leave something: dropout's). */
+export function shareBelowOne(value: string): number {
+  const n = fraction(value);
+  if (n === 1) throw new InvalidArgumentError('expected a number from 0 up to (not including) 1');
+  return n;
+}
+
 /** A finite number > 0. */
 export function positive(value: string): number {
   const x = Number(value);

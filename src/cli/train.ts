@@ -12,7 +12,7 @@ import { Progress } from '../train/progress.js';
 import { readRunSettings } from '../train/run-folder.js';
 import { parseStages } from '../train/stages.js';
 import { train, type TrainOptions } from '../train/trainer.js';
-import { integer, positive } from './options.js';
+import { integer, positive, shareBelowOne } from './options.js';
 
 interface TrainCliOptions {
   data?: string[];
@@ -37,6 +37,7 @@ interface TrainCliOptions {
   balanceLabels?: boolean;
   encoderLrScale?: number;
   leadWeight?: number;
+  featureDropout?: number;
   cache?: string;
   threads?: number;
 }
@@ -83,6 +84,7 @@ async function withStoredSettings(o: TrainCliOptions, given: (key: keyof TrainCl
     balanceLabels: pick('balanceLabels', stored.balance_labels ?? undefined),
     encoderLrScale: pick('encoderLrScale', stored.encoder_lr_scale ?? undefined),
     leadWeight: pick('leadWeight', stored.lead_weight ?? undefined),
+    featureDropout: pick('featureDropout', stored.feature_dropout ?? undefined),
     storedConfig: given('config') || stored.init ? undefined : stored.config,
   };
 }
@@ -127,6 +129,7 @@ Examples:
     .option('--balance-labels', 'spread each single-label source (expression, real/fake) equally over its labels every epoch')
     .option('--encoder-lr-scale <x>', "an encoder trained from a split (config encoder.train_from): its tail's share of the stage's learning rate (default: 0.1)", positive)
     .option('--lead-weight <k>', "count each answer's first sentence, where FaceInstruct states the label, k times in the loss (default: 1)", integer(1))
+    .option('--feature-dropout <p>', "zero this share of the encoder's tokens in each training batch, the rest scaled by 1/(1-p) (default: 0; validation and inference read them whole)", shareBelowOne)
     .option('--cache <dir>', 'where encoder features are cached (default <out>/cache)')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer(1))
     .action(async (cli: TrainCliOptions) => {
@@ -156,6 +159,7 @@ Examples:
           lr: o.lr,
           encoderLrScale: o.encoderLrScale,
           leadWeight: o.leadWeight,
+          featureDropout: o.featureDropout,
           maxSteps: o.maxSteps,
           checkpointEvery: o.checkpointEvery,
           saveDtype: o.saveDtype,

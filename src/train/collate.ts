@@ -1,7 +1,7 @@
 // A micro-batch as the training graph's feeds: the cached encoder tokens and landmarks of its frames (in the
 // order of their placeholders), the token ids spliced with right padding, and the positions whose next token is an
 // answer token with those tokens (everything else — padding, visual positions, prompt — is not a target).
-import { f32 } from '../graph/host.js';
+import { f32, type HostTensor } from '../graph/host.js';
 import type { Batch } from '../graph/trainer-step.js';
 import type { FaceLlavaConfig } from '../model/config.js';
 import { IO, spliceLayout, usesLandmarks, visualTokensPerFrame } from '../model/face-llava.js';
@@ -18,8 +18,15 @@ export interface Collated {
   answerTokens: number;
 }
 
-/** `leadWeight` (default 1: every answer token alike) counts each example's first sentence that many times (graph.ts). */
-export async function collate(examples: readonly Example[], cfg: FaceLlavaConfig, store: FeatureStore, leadWeight = 1): Promise<Collated> {
+export interface CollateOptions {
+  /** Counts each example's first sentence this many times in the loss (graph.ts; default 1, every answer token alike). */
+  readonly leadWeight?: number;
+  /** Inverted dropout of the encoder's tokens (dropFeatures): the share p zeroed, drawn from `random`. */
+  readonly featureDropout?: { readonly p: number; readonly random: () => number };
+}
+
+export async function collate(examples: readonly Example[], cfg: FaceLlavaConfig, store: FeatureStore, options: CollateOptions = {}): Promise<Collated> {
+  const { leadWeight = 1, featureDropout } = options;
   const frames = examples.flatMap((e) => e.frames);
   const layout = spliceLayout(
     examples.map((e) => Array.from(e.ids)),
@@ -27,8 +34,10 @@ export async function collate(examples: readonly Example[], cfg: FaceLlavaConfig
     examples.map((e) => Array.from(e.labels)),
   );
   const targets = answerTargets(layout.labels!, leadWeight > 1 ? { tokens: examples.map((e) => e.leadTokens), weight: leadWeight } : undefined);
+  const tokens = await store.read(frames);
+  if (featureDropout) dropFeatures(tokens, featureDropout.p, featureDropout.random);
   const feeds: Batch = {
-    [ENCODER_TOKENS]: await store.read(frames),
+    [ENCODER_TOKENS]: tokens,
     [IO.textIds]: layout.textIds,
     [IO.rows]: layout.rows,
     [IO.attentionMask]: layout.attentionMask,
@@ -49,4 +58,19 @@ export async function collate(examples: readonly Example[], cfg: FaceLlavaConfig
     tokens: examples.reduce((n, e) => n + e.length, 0),
     answerTokens: examples.reduce((n, e) => n + e.answerTokens, 0),
   };
+}
+
+/**
+ * Inverted dropout, in place, of the frozen encoder's tokens (the projector's input): each value is zeroed with
+ * probability p and the others scaled by 1 / (1 − p), so that their expectation is unchanged and inference uses the
+ * tokens as they are. Why: the decoder reads the same cached features of each crop every epoch and learns the small
+ * packs' crops by heart (CK+ AUs: mean F1 0.89 on train images, 0.58 on held-out subjects); dropping a random part
+ * of each crop's features makes every epoch's view of it a different one.
+ */
+export function dropFeatures(t: HostTensor, p: number, random: () => number): void {
+  if (!(p >= 0 && p < 1)) throw new Error(`feature dropout must be in [0, 1), got ${p}`);
+  if (p === 0) return;
+  const data = t.data as Float32Array;
+  const keep = 1 / (1 - p);
+  for (let i = 0; i < data.length; i++) data[i] = random() < p ? 0 : data[i] * keep;
 }

@@ -54,6 +54,8 @@ export interface RunSettings {
   encoder_lr_scale: number | null;
   /** Times each answer's first sentence counts in the loss; null: once, like every token. */
   lead_weight: number | null;
+  /** The share of the encoder's tokens dropped in training (collate.ts dropFeatures); null: none. */
+  feature_dropout: number | null;
 }
 
 export async function filesSha256(files: readonly JsonlFile[]): Promise<string> {

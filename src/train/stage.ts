@@ -2,6 +2,7 @@
 // with the cosine schedule over the seeded data order, a log line per update, validation and checkpoints on
 // their schedule.
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { seededRandom } from '../util/random.js';
 import { type HostTensor, numel } from '../graph/host.js';
 import { cosineLr, type CosineSchedule } from '../graph/optim.js';
 import { compile } from '../graph/session.js';
@@ -22,6 +23,9 @@ import type { StepEntry, TrainLog, ValEntry } from './log.js';
 import type { runPaths } from './run-folder.js';
 import { ENCODER_LR_SCALE, moduleOf, OPTIMIZER, STAGES, WARMUP_FRACTION } from './stages.js';
 import type { TrainOptions } from './trainer.js';
+
+/** Feature dropout's random streams start here, clear of the data order's (epoch) and the mixing's (0x10000 + …). */
+const DROPOUT_STREAM = 0x2000_0000;
 
 /** What every stage shares. */
 export interface Run {
@@ -136,7 +140,16 @@ async function loop(run: Run, k: number, step: TrainStep, validate: Validate | u
   for (let s = from; s < total; s++) {
     const epoch = Math.floor(s / spe);
     if (plan.epoch !== epoch) plan = { epoch, steps: mixedEpochSteps(run, lengths, epoch) };
-    const micro = await Promise.all(plan.steps[s % spe].map((ids) => collate(ids.map((i) => run.examples[i]), run.config.face_llava, run.store, run.o.leadWeight)));
+    const global = k * total + s;
+    const micro = await Promise.all(
+      plan.steps[s % spe].map((ids, m) =>
+        collate(ids.map((i) => run.examples[i]), run.config.face_llava, run.store, {
+          leadWeight: run.o.leadWeight,
+          // A pure function of (seed, update, micro-batch): a resumed run drops what the uninterrupted one did.
+          ...(o.featureDropout && { featureDropout: { p: o.featureDropout, random: seededRandom(run.seed, DROPOUT_STREAM + global * 1024 + m) } }),
+        }),
+      ),
+    );
     const result = await step.step(micro.map((m) => m.feeds));
     const stepTokens = micro.reduce((n, m) => n + m.tokens, 0);
     tokens += stepTokens;
@@ -146,7 +159,7 @@ async function loop(run: Run, k: number, step: TrainStep, validate: Validate | u
       type: 'step',
       stage,
       step: done,
-      global_step: k * total + done,
+      global_step: global + 1,
       epoch,
       loss: result.loss,
       lr: result.lr,

@@ -72,6 +72,9 @@ export interface TrainOptions {
   /** The first sentence of each answer, where FaceInstruct states the label, counts this many times in the training
    * loss (a whole number; default 1, every answer token alike). The validation loss counts every token once. */
   leadWeight?: number;
+  /** Inverted dropout of the encoder's tokens in training (collate.ts dropFeatures): the share zeroed, in [0, 1)
+   * (default 0). Validation and inference read them whole. */
+  featureDropout?: number;
   /** Seeds the data order and the initial values of weights trained from scratch (default 0). */
   seed?: number;
   /** Validation JSONL (records of split `val`, or none), scored every `valEvery` updates and at each stage's end. */
@@ -141,6 +144,7 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
   for (const [name, v] of Object.entries({ batch, accum, epochs, checkpointEvery: o.checkpointEvery ?? 1, leadWeight: o.leadWeight ?? 1, maxSteps: o.maxSteps ?? 1, valEvery: o.valEvery ?? 1 })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a whole number ≥ 1, got ${v}`);
   }
+  if (o.featureDropout !== undefined && !(o.featureDropout >= 0 && o.featureDropout < 1)) throw new Error(`featureDropout must be in [0, 1), got ${o.featureDropout}`);
   if (o.stages.length === 0) throw new Error('no stage to run');
   if (new Set(o.stages).size !== o.stages.length) throw new Error(`a stage cannot run twice in one run (${o.stages.join(', ')})`);
   if (!o.init && o.stages[0] !== 'pretrain') throw new Error(`stage ${o.stages[0]} trains on top of a model: give --init <model dir>, or start with --stage pretrain`);
@@ -208,6 +212,7 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
     balance_labels: mix.balanceLabels ? true : null,
     encoder_lr_scale: o.encoderLrScale ?? null,
     lead_weight: (o.leadWeight ?? 1) > 1 ? o.leadWeight! : null,
+    feature_dropout: o.featureDropout ? o.featureDropout : null,
   };
   await claimRunFolder(out, settings, o.resume ?? false);
   const checkpoint = o.resume ? loadCheckpoint(out) : null;
@@ -299,6 +304,7 @@ async function saveModel(run: Run, dir: string, trained: Map<string, HostTensor>
     ...(run.mix.min !== undefined || run.mix.max !== undefined ? { source_min: run.mix.min ?? null, source_max: run.mix.max ?? null } : {}),
     ...(run.mix.balanceLabels && { balance_labels: true }),
     ...((run.o.leadWeight ?? 1) > 1 && { lead_weight: run.o.leadWeight }),
+    ...(run.o.featureDropout && { feature_dropout: run.o.featureDropout }),
   };
   await savePretrained(dir, { config: { ...config, training }, weights: new Map([...rest, ...trained]), encoder: run.encoder, dtype: run.o.saveDtype });
 }
