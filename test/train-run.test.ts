@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildProgram } from '../src/cli/main.js';
+import { trainCommand } from '../src/cli/train.js';
 import { f32 } from '../src/graph/host.js';
 import type { Tensor } from '../src/graph/graph.js';
 import * as ops from '../src/graph/ops.js';
@@ -460,6 +461,29 @@ describe('face-llava train', () => {
     }
     expect(same(before, after, 'model.layers.0.mlp.up_proj.weight')).toBe(false);
     expect(same(before, after, 'model.mm_projector.0.weight')).toBe(false);
+  });
+});
+
+describe('face-llava train --feature-dropout', () => {
+  it('records the share in run.json, which --resume reads back, and refuses 1', async () => {
+    const { init } = await clipModel({ cross_attn_type: 'none' });
+    const out = path.join(tmp(), 'run');
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const args = ['--data', data, '--out', out, '--init', init, '--max-steps', '1', '--batch', '4', '--threads', '2', '--feature-dropout', '0.3'];
+      await buildProgram().parseAsync(['node', 'face-llava', 'train', ...args]);
+      expect(JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')).feature_dropout).toBe(0.3);
+      await buildProgram().parseAsync(['node', 'face-llava', 'train', '--out', out, '--resume']); // the stored share matches
+      expect(stdout).toHaveBeenLastCalledWith(`${path.join(out, 'model')}\n`);
+      const refused = trainCommand().exitOverride().configureOutput({ writeErr: () => undefined });
+      await expect(refused.parseAsync(['--data', data, '--out', path.join(tmp(), 'x'), '--feature-dropout', '1'], { from: 'user' })).rejects.toThrow(
+        /--feature-dropout <p>' argument '1' is invalid/,
+      );
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
   });
 });
 
