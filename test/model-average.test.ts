@@ -75,6 +75,11 @@ describe('averageModels', () => {
     const s1 = stats(0.5);
     const [sa, sb] = [await standardizeModel(a, join(root, 'ga'), s1), await standardizeModel(b, join(root, 'hb'), s1)];
     const out = await averageModels([sa, sb], join(root, 'gh'));
+    // Each source's own record of how it was made moves into averaged_from (the two were standardized from different models).
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config.standardized_from).toBeUndefined();
+    expect(config.face_llava.standardize_tokens).toBe(true);
+    expect(config.averaged_from.map((s: { standardized_from: { model: string } }) => s.standardized_from.model)).toEqual([a, b]);
     expect(Array.from(openCheckpoint(out).load(TOKEN_NORM_MEAN, { toFloat32: true }).data as Float32Array)).toEqual(Array.from(s1.mean.data as Float32Array));
     const other = await standardizeModel(b, join(root, 'hc'), stats(0.5));
     await expect(averageModels([sa, other], join(root, 'x'))).rejects.toThrow(/model\.token_norm\.mean \(not a learned float weight\) differs/);

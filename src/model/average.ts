@@ -10,7 +10,7 @@ import { type ModelDirConfig, readModelDirConfig, type ResolvedEncoder, savePret
 import { TOKEN_NORM_MEAN, TOKEN_NORM_STD } from './token-norm.js';
 
 /** What a model's config records of how it was made: these may differ between the models averaged. */
-const RECORD_KEYS = new Set(['training', 'init_widened', 'standardized_from', 'averaged_from']);
+const RECORD_KEYS = new Set(['training', 'widened_from', 'standardized_from', 'averaged_from']);
 
 /** Weights that are measured, not learned: they must agree, since the learned weights were fitted to them. */
 const FROZEN_STATISTICS = new Set([TOKEN_NORM_MEAN, TOKEN_NORM_STD]);
@@ -26,13 +26,19 @@ export interface AverageOptions {
   readonly encoder?: ResolvedEncoder;
 }
 
+/** The config without its records: what the models averaged must share. */
 function comparable(config: ModelDirConfig): Record<string, unknown> {
   return Object.fromEntries(Object.entries(config).filter(([k]) => !RECORD_KEYS.has(k)));
 }
 
+/** The config's records alone (training, widened_from, …), kept per source in the result's `averaged_from`. */
+function records(config: ModelDirConfig): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(config).filter(([k, v]) => RECORD_KEYS.has(k) && v !== undefined));
+}
+
 /**
- * Writes to `to` the weighted mean of the models in `from`. The config is the first model's, with
- * `averaged_from` listing each model, its share and its training record. No model card: no source card
+ * Writes to `to` the weighted mean of the models in `from`. The config is the one they share, with
+ * `averaged_from` listing each model, its share and its records (training, widened_from, …). No model card: no source card
  * describes the result. Errors: fewer than two models, shares that are not positive numbers, configs that differ
  * beyond their records, tensors missing from one model or differing in shape, frozen statistics that differ.
  */
@@ -74,12 +80,10 @@ export async function averageModels(from: readonly string[], to: string, options
       for (let j = 0; j < a.length; j++) a[j] += share * b[j];
     }
   }
-  const [first] = configs;
   return savePretrained(to, {
     config: {
-      ...first,
-      training: undefined,
-      averaged_from: dirs.map((model, i) => ({ model, weight: shares[i] / total, ...(configs[i].training !== undefined && { training: configs[i].training }) })),
+      ...(comparable(configs[0]) as ModelDirConfig),
+      averaged_from: dirs.map((model, i) => ({ model, weight: shares[i] / total, ...records(configs[i]) })),
     },
     weights: sum!,
     dtype: options.dtype,
