@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { buildProgram } from '../src/cli/main.js';
 import { trainCommand } from '../src/cli/train.js';
 import { f32 } from '../src/graph/host.js';
@@ -428,14 +428,24 @@ async function clipModel(crossAttn: object) {
   return { init, params };
 }
 
+/** Runs `fn` with process.stdout and process.stderr captured (spies that print nothing), restored after. */
+async function quietly(fn: (io: { stdout: MockInstance; stderr: MockInstance }) => Promise<void>): Promise<void> {
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await fn({ stdout, stderr });
+  } finally {
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+}
+
 describe('face-llava train', () => {
   it('runs the paper\'s two stages on a model directory: stage 1 moves only FRLP and FRGCA', async () => {
     const { init, params } = await clipModel(FACE_LLAVA.cross_attn);
 
     const out = path.join(tmp(), 'run');
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
+    await quietly(async ({ stdout, stderr }) => {
       const args = ['--data', data, '--out', out, '--init', init, '--stage', 'both', '--max-steps', '2', '--batch', '4', '--lr', '1e-2', '--threads', '2'];
       await buildProgram().parseAsync(['node', 'face-llava', 'train', ...args]);
       expect(stdout).toHaveBeenLastCalledWith(`${path.join(out, 'model')}\n`);
@@ -443,10 +453,7 @@ describe('face-llava train', () => {
       await buildProgram().parseAsync(['node', 'face-llava', 'train', '--out', out, '--resume']);
       expect(stdout).toHaveBeenLastCalledWith(`${path.join(out, 'model')}\n`);
       expect(stderr.mock.calls.map(([text]) => String(text)).join('')).toMatch(/stage 1 \(1\/2\): face-region pre-training: 2 updates over 16 examples/);
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
+    });
 
     const [before, afterStage1, after] = [init, path.join(out, 'stage-1'), path.join(out, 'model')].map((dir) => openCheckpoint(dir));
     const bytes = (dir: typeof before, name: string) => {
@@ -468,9 +475,7 @@ describe('face-llava train --feature-dropout', () => {
   it('records the share in run.json, which --resume reads back, and refuses 1', async () => {
     const { init } = await clipModel({ cross_attn_type: 'none' });
     const out = path.join(tmp(), 'run');
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
+    await quietly(async ({ stdout }) => {
       const args = ['--data', data, '--out', out, '--init', init, '--max-steps', '1', '--batch', '4', '--threads', '2', '--feature-dropout', '0.3'];
       await buildProgram().parseAsync(['node', 'face-llava', 'train', ...args]);
       expect(JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')).feature_dropout).toBe(0.3);
@@ -480,10 +485,7 @@ describe('face-llava train --feature-dropout', () => {
       await expect(refused.parseAsync(['--data', data, '--out', path.join(tmp(), 'x'), '--feature-dropout', '1'], { from: 'user' })).rejects.toThrow(
         /--feature-dropout <p>' argument '1' is invalid/,
       );
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
+    });
   });
 });
 
@@ -491,18 +493,13 @@ describe('face-llava train without --stage', () => {
   it('trains the paper\'s stage 2 alone on a model without a landmark branch (stage 1 would train nothing)', async () => {
     const { init } = await clipModel({ cross_attn_type: 'none' });
     const out = path.join(tmp(), 'run');
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
+    await quietly(async ({ stdout, stderr }) => {
       await buildProgram().parseAsync(['node', 'face-llava', 'train', '--data', data, '--out', out, '--init', init, '--max-steps', '1', '--batch', '4', '--threads', '2']);
       expect(stdout).toHaveBeenLastCalledWith(`${path.join(out, 'model')}\n`);
       const progress = stderr.mock.calls.map(([text]) => String(text)).join('');
       expect(progress).toMatch(/stage 2 \(1\/1\): fine-tuning/);
       expect(progress).not.toMatch(/stage 1/);
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
+    });
   });
 });
 

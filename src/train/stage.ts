@@ -140,13 +140,13 @@ async function loop(run: Run, k: number, step: TrainStep, validate: Validate | u
   for (let s = from; s < total; s++) {
     const epoch = Math.floor(s / spe);
     if (plan.epoch !== epoch) plan = { epoch, steps: mixedEpochSteps(run, lengths, epoch) };
-    const global = k * total + s;
+    const update = k * total + s;
     const micro = await Promise.all(
       plan.steps[s % spe].map((ids, m) =>
         collate(ids.map((i) => run.examples[i]), run.config.face_llava, run.store, {
           leadWeight: run.o.leadWeight,
           // A pure function of (seed, update, micro-batch): a resumed run drops what the uninterrupted one did.
-          ...(o.featureDropout && { featureDropout: { p: o.featureDropout, random: seededRandom(run.seed, DROPOUT_STREAM + global * 1024 + m) } }),
+          ...(o.featureDropout && { featureDropout: { p: o.featureDropout, random: seededRandom(run.seed, DROPOUT_STREAM + update * 1024 + m) } }),
         }),
       ),
     );
@@ -159,7 +159,7 @@ async function loop(run: Run, k: number, step: TrainStep, validate: Validate | u
       type: 'step',
       stage,
       step: done,
-      global_step: global + 1,
+      global_step: update + 1,
       epoch,
       loss: result.loss,
       lr: result.lr,
