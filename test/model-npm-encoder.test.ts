@@ -15,9 +15,9 @@ import { f32, numel, type HostTensor } from '../src/graph/host.js';
 import { compile } from '../src/graph/session.js';
 import { compileImported, importTfjsModel, loadTfjsModel, readFaceApiModel, type TfjsArtifacts } from '../src/graph/tfjs-import.js';
 import { loadWeights, tensorSource } from '../src/model/checkpoint.js';
-import { DEFAULT_MODEL_CONFIG, parseFaceLlavaConfig } from '../src/model/config.js';
+import { DEFAULT_MODEL_CONFIG } from '../src/model/config.js';
 import { preprocessFrames } from '../src/model/preprocess.js';
-import { defaultModelDirConfig, loadPretrained, modelParams, parseModelDirConfig, savePretrained, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
+import { defaultModelDirConfig, loadPretrained, modelParams, parseModelDirConfig, readModelDirConfig, savePretrained, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
 import { featureMapEncoder } from '../src/model/vision/encoder.js';
 import { FACERES_ENCODER, isRegisteredNpmEncoder, npmPreprocess, resolveNpmEncoder } from '../src/model/vision/npm-encoder.js';
 import { encodePrompt, withImages } from '../src/text/chat.js';
@@ -28,6 +28,7 @@ import { standardizeModel } from '../src/model/standardize.js';
 import { TOKEN_NORM_STD } from '../src/model/token-norm.js';
 import { packAvailable, samplePack } from './helpers/face-packs.js';
 import { relativeError } from './helpers/error.js';
+import { encodingGap, randomWeights, tinyNpmConfig } from './helpers/tiny-model.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FACEAPI_EXPRESSION = { package: '@vladmandic/face-api', model: 'face_expression', layer: 'dense3/out', input_size: 112 };
@@ -313,15 +314,8 @@ describe.skipIf(!packAvailable('realorfake'))('faceres on real faces', () => {
     };
     const encoder = featureMapEncoder({ type: 'feature_map', channels: 1024, grid: 7 }, faceres.network);
     expect(encoder.frameShape).toEqual([3, 224, 224]);
-    const random = mulberry32(3);
     const own = faceres.weights!.tensors;
-    const cfg = parseFaceLlavaConfig(config.face_llava);
-    const weights = new Map(
-      modelParams(cfg, faceres.network)
-        .filter((p) => !own.has(p.name))
-        .map((p) => [p.name, f32(p.shape, Array.from({ length: numel(p.shape) }, () => (random() - 0.5) * 0.1))]),
-    );
-    const dir = await savePretrained(join(root, 'faceres-tiny'), { config, weights }); // the registry checks the weights
+    const dir = await savePretrained(join(root, 'faceres-tiny'), { config, weights: randomWeights(config, 3, faceres) }); // the registry checks the weights
     expect([...openSafetensors(join(dir, 'model.safetensors')).tensors.keys()].some((name) => own.has(name))).toBe(false);
 
     const loaded = await loadPretrained(dir);
@@ -341,41 +335,19 @@ describe.skipIf(!packAvailable('realorfake'))('faceres on real faces', () => {
   });
 
   it('widens a trained model with face_expression: the projector reads 1280 channels and the model answers as before', async () => {
-    const config: ModelDirConfigInput = {
-      face_llava: {
-        vision: { type: 'feature_map', channels: 1024, grid: 7 },
-        cross_attn: { cross_attn_type: 'none' },
-        llm: { vocab_size: 32000, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, tie_word_embeddings: true },
-      },
-      preprocess: npmPreprocess(224),
-      encoder: FACERES_ENCODER,
-      tasks: ['expression'],
-    };
+    const config = tinyNpmConfig(FACERES_ENCODER, { channels: 1024, grid: 7, inputSize: 224 });
     const random = mulberry32(5);
-    const own = faceres.weights!.tensors;
-    const weights = new Map(
-      modelParams(parseFaceLlavaConfig(config.face_llava), faceres.network)
-        .filter((p) => !own.has(p.name))
-        .map((p) => [p.name, f32(p.shape, Array.from({ length: numel(p.shape) }, () => (random() - 0.5) * 0.1))]),
-    );
-    const trained = await savePretrained(join(root, 'to-widen'), { config, weights });
+    const trained = await savePretrained(join(root, 'to-widen'), { config, weights: randomWeights(config, 5, faceres) });
     const wide = await widenEncoder(trained, join(root, 'widened'), [FACEAPI_EXPRESSION]);
     const stored = openSafetensors(join(wide, 'model.safetensors')).load(PROJECTOR_INPUT_WEIGHT);
     expect(stored.shape).toEqual([32, 1280]);
     const w = stored.data as Float32Array;
     expect(Array.from({ length: 32 }, (_, r) => w.subarray(r * 1280 + 1024, (r + 1) * 1280).every((x) => x === 0)).every(Boolean)).toBe(true);
 
-    const [before, after] = [await loadPretrained(trained), await loadPretrained(wide)];
-    try {
-      expect(after.config.encoder).toEqual({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION] });
-      expect(after.model.encoder.width).toBe(1280);
-      const [a, b] = [await before.model.encodeMedia(frames), await after.model.encodeMedia(frames)];
-      expect(b.shape).toEqual(a.shape);
-      expect(relativeError(b.data as Float32Array, a.data as Float32Array)).toBeLessThan(1e-6);
-    } finally {
-      await before.dispose();
-      await after.dispose();
-    }
+    const widened = await readModelDirConfig(wide);
+    expect(widened.encoder).toEqual({ ...FACERES_ENCODER, concat: [FACEAPI_EXPRESSION] });
+    expect(widened.face_llava.vision).toMatchObject({ channels: 1280 });
+    expect(await encodingGap(trained, wide, frames)).toBeLessThan(1e-6);
     await expect(widenEncoder(wide, join(root, 'twice'), [])).rejects.toThrow(/no network to append/);
 
     // A model reading standardized tokens widens the same way: the new channels pass as they are (μ 0, σ 1).
@@ -385,14 +357,7 @@ describe.skipIf(!packAvailable('realorfake'))('faceres on real faces', () => {
     const std = Array.from(openSafetensors(join(wideStandardized, 'model.safetensors')).load(TOKEN_NORM_STD).data as Float32Array);
     expect(std.slice(0, 1024)).toEqual(Array.from(stats.std.data as Float32Array));
     expect(std.slice(1024).every((x) => x === 1)).toBe(true);
-    const [narrowStd, wideStd] = [await loadPretrained(standardized), await loadPretrained(wideStandardized)];
-    try {
-      const [a, b] = [await narrowStd.model.encodeMedia(frames), await wideStd.model.encodeMedia(frames)];
-      expect(relativeError(b.data as Float32Array, a.data as Float32Array)).toBeLessThan(1e-5);
-    } finally {
-      await narrowStd.dispose();
-      await wideStd.dispose();
-    }
+    expect(await encodingGap(standardized, wideStandardized, frames)).toBeLessThan(1e-5);
   });
 
   it('builds the default preset: 49 tokens of 1024 per frame and a ~15 M-parameter decoder', () => {

@@ -10,7 +10,7 @@ import { type ModelDirConfig, readModelDirConfig, type ResolvedEncoder, savePret
 import { TOKEN_NORM_MEAN, TOKEN_NORM_STD } from './token-norm.js';
 
 /** What a model's config records of how it was made: these may differ between the models averaged. */
-const RECORD_KEYS = new Set(['training', 'widened_from', 'standardized_from', 'averaged_from']);
+const RECORD_KEYS = new Set(['training', 'widened_from', 'standardized_from', 'tuned_from', 'averaged_from']);
 
 /** Weights that are measured, not learned: they must agree, since the learned weights were fitted to them. */
 const FROZEN_STATISTICS = new Set([TOKEN_NORM_MEAN, TOKEN_NORM_STD]);

@@ -285,17 +285,19 @@ async function saveModel(run: Run, dir: string, trained: Map<string, HostTensor>
   // runs (the default model: pretrain, then a stage-2 continuation) says how it was made, run by run.
   // An init made by widen-encoder carries `widened_from`; it describes the init, so it moves into this run's record.
   // An init's `output_vocab` lists the tokens its own training answers used, which this run's data may exceed: dropped.
-  // Likewise `standardized_from`, made by standardize-tokens.
-  const { training: before, widened_from: widened, standardized_from: standardized, output_vocab: _, ...config } = run.config as ModelDirConfig & {
+  // Likewise `standardized_from`, made by standardize-tokens, and `tuned_from`, made by tune-network.
+  const { training: before, widened_from: widened, standardized_from: standardized, tuned_from: tuned, output_vocab: _, ...config } = run.config as ModelDirConfig & {
     training?: unknown;
     widened_from?: unknown;
     standardized_from?: unknown;
+    tuned_from?: unknown;
   };
   const training = {
     run: run.out,
     ...(run.o.init && { init: run.o.init, init_training: before ?? null }),
     ...(run.o.init && widened !== undefined && { init_widened: widened }),
     ...(run.o.init && standardized !== undefined && { init_standardized: standardized }),
+    ...(run.o.init && tuned !== undefined && { init_tuned: tuned }),
     ...(run.o.lr !== undefined && { lr: run.o.lr }),
     stages: run.o.stages.slice(0, k + 1),
     updates_per_stage: run.total,

@@ -19,6 +19,10 @@
 // the centre of the frames, 1/z of their side, resized to its input — face-api's age net was trained on faces cut
 // close to the detector's box, where the crop frames the box ×1.4 (src/face/crop.ts), and reads age better so.
 //
+// A network with `"tuned": true` was fine-tuned for the model through its own classifier head
+// (scripts/tune-network.ts, tunableNetwork below): its weights are read from the model's checkpoint, under the
+// names the package's would have, instead of from the package.
+//
 // Extra spec field `train_from`: a tensor of the network (e.g. faceres's `conv_pw_12_relu/clip_by_value`) after
 // which it is trained with the model. The network is then split there (EncoderSplit): the prefix stays frozen and
 // its map is what the trainer caches; the tail's weights leave the encoder's weight source and become the model's,
@@ -46,6 +50,8 @@ export interface NpmNetwork {
    * its input [F, channels, s, s], in the graph.
    */
   readonly input?: { readonly channels: number; prepare(frames: Tensor): Tensor };
+  /** The tensor of its own class scores before any softmax, where it has a classifier head (for fine-tuning it). */
+  readonly head?: { readonly tensor: string; readonly classes: readonly string[] };
   /** The network's TF.js artifacts, read from the package's root folder. */
   read(root: string): Promise<TfjsArtifacts>;
 }
@@ -94,6 +100,11 @@ export const NPM_NETWORKS: readonly NpmNetwork[] = [
     layer: 'StatefulPartitionedCall/model_1/add_2/add',
     input_size: 64,
     input: { channels: 1, prepare: grayscaleSigned },
+    // Its head: a 3×3 convolution of add_2 to 7 maps, averaged over the grid (softmax follows); human's class order.
+    head: {
+      tensor: 'StatefulPartitionedCall/model_1/global_average_pooling2d_1/Mean',
+      classes: ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'],
+    },
     read: (root) => loadTfjsModel(join(root, 'models', 'emotion.json')),
   },
 ];
@@ -143,6 +154,11 @@ const NetworkRefSchema = z.object({
   pool: z.enum(['global', 'fit']).optional(),
   /** The network reads the centre of the frames, 1/zoom of their side (a closer framing), resized to its input. */
   zoom: z.number().min(1).max(4).optional(),
+  /**
+   * The network was fine-tuned for the model (scripts/tune-network.ts): its weights are the model's, read from its
+   * checkpoint under the same names, and the package's are not used.
+   */
+  tuned: z.boolean().optional(),
 });
 /** One network of an encoder spec: the spec itself, or an entry of its `concat`. */
 export type NetworkRef = z.output<typeof NetworkRefSchema>;
@@ -150,13 +166,13 @@ export type NetworkRef = z.output<typeof NetworkRefSchema>;
 const ConcatSchema = z.array(NetworkRefSchema).optional();
 const TrainFromSchema = z.string().min(1).optional();
 
-const describe = (r: Omit<NetworkRef, 'pool' | 'zoom'>) => `${r.package} ${r.model} at ${r.layer} (${r.input_size} px)`;
+const describe = (r: Omit<NetworkRef, 'pool' | 'zoom' | 'tuned'>) => `${r.package} ${r.model} at ${r.layer} (${r.input_size} px)`;
 
 /** A schema's complaints, one `path: message` each. */
 const problems = (error: z.ZodError): string => error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
 
 /** The registry's network for a spec, if it has one (package, model, layer and input size must all match). */
-export function findNpmNetwork(ref: Omit<NetworkRef, 'pool' | 'zoom'>): NpmNetwork | undefined {
+export function findNpmNetwork(ref: Omit<NetworkRef, 'pool' | 'zoom' | 'tuned'>): NpmNetwork | undefined {
   return NPM_NETWORKS.find((n) => n.package === ref.package && n.model === ref.model && n.layer === ref.layer && n.input_size === ref.input_size);
 }
 
@@ -190,14 +206,14 @@ interface ImportedNetwork {
   readonly prepare?: (frames: Tensor) => Tensor;
 }
 
-async function importNetwork(ref: NetworkRef, trainFrom?: string): Promise<ImportedNetwork> {
+async function importNetwork(ref: NetworkRef, trainFrom?: string, withHead = false): Promise<ImportedNetwork> {
   const network = findNpmNetwork(ref);
   if (!network) throw new Error(`npm encoder: no network ${describe(ref)} in the registry (it has: ${describeNpmNetworks()})`);
   if (trainFrom === network.layer) throw new Error(`npm encoder ${describe(ref)}: train_from ${trainFrom} is the layer itself, not a tensor before it`);
   const artifacts = await network.read(packageRoot(network.package));
   const size = network.input_size;
   const imported = importTfjsModel(artifacts, {
-    outputs: trainFrom ? [network.layer, trainFrom] : [network.layer],
+    outputs: [network.layer, ...(trainFrom ? [trainFrom] : []), ...(withHead && network.head ? [network.head.tensor] : [])],
     inputSize: [size, size],
     inputLayout: 'nchw',
     outputLayout: 'nchw',
@@ -252,11 +268,11 @@ function upstream(target: Tensor, stop?: Tensor): Set<SourceNode> {
 /** Imports per process, by network (a failed import is retried on the next request). */
 const imports = new Map<string, Promise<ImportedNetwork>>();
 
-function cachedImport(ref: NetworkRef, trainFrom?: string): Promise<ImportedNetwork> {
-  const key = JSON.stringify([ref.package, ref.model, ref.layer, ref.input_size, trainFrom ?? null]);
+function cachedImport(ref: NetworkRef, trainFrom?: string, withHead = false): Promise<ImportedNetwork> {
+  const key = JSON.stringify([ref.package, ref.model, ref.layer, ref.input_size, trainFrom ?? null, withHead]);
   let pending = imports.get(key);
   if (!pending) {
-    pending = importNetwork(ref, trainFrom);
+    pending = importNetwork(ref, trainFrom, withHead);
     imports.set(key, pending);
     pending.catch(() => imports.delete(key));
   }
@@ -269,11 +285,15 @@ function cachedImport(ref: NetworkRef, trainFrom?: string): Promise<ImportedNetw
  * [F, C, G, G]) again, weights as parameters, other constants as constants, the import's batch symbol replaced by F.
  */
 function buildInto(net: ImportedNetwork, input: Tensor, range: { from?: Tensor; to?: Tensor } = {}): Tensor {
+  const source = net.imported.graph;
+  return buildAll(net, input, range.from ?? source.inputs[0], [range.to ?? source.outputMap.get(net.imported.outputs[0].name)!])[0];
+}
+
+/** buildInto for several tensors of the network at once, their shared nodes copied once. */
+function buildAll(net: ImportedNetwork, input: Tensor, from: Tensor, targets: readonly Tensor[]): Tensor[] {
   const g = input.graph;
   const source = net.imported.graph;
-  const from = range.from ?? source.inputs[0];
-  const to = range.to ?? source.outputMap.get(net.imported.outputs[0].name)!;
-  const needed = upstream(to, from);
+  const needed = new Set(targets.flatMap((to) => [...upstream(to, from)]));
   const batch = input.dim(0);
   const dim = (d: Dim): Dim => (d === IMPORT_BATCH ? batch : d);
   const copies = new Map<Tensor, Tensor>([[from, input]]);
@@ -293,7 +313,7 @@ function buildInto(net: ImportedNetwork, input: Tensor, range: { from?: Tensor; 
     const outputs = g.node(node.op, inputs, node.attrs, node.outputs.map((o) => ({ dtype: o.dtype, shape: o.shape.map(dim) })), { domain: node.domain });
     node.outputs.forEach((o, i) => copies.set(o, outputs[i]));
   }
-  return copy(to);
+  return targets.map(copy);
 }
 
 /** The parameter names the nodes from `from` to `to` read. */
@@ -342,6 +362,7 @@ export async function resolveNpmEncoder(spec: NpmEncoderSpec): Promise<ResolvedE
   if (trainFrom.data) {
     if (concat.data?.length) throw new Error('npm encoder: `train_from` is not supported with `concat`');
     if (spec.zoom !== undefined) throw new Error('npm encoder: `train_from` is not supported with `zoom`');
+    if (spec.tuned) throw new Error('npm encoder: `train_from` is not supported with `tuned`');
     const net = await cachedImport(spec, trainFrom.data);
     const { prefixWeights, split } = splitNetwork(net);
     const network: FrozenNetwork = { inputShape: split.prefix.inputShape, build: (frames) => split.tail(split.prefix.build(frames)) };
@@ -367,9 +388,7 @@ export async function resolveNpmEncoder(spec: NpmEncoderSpec): Promise<ResolvedE
     inputShape: [3, size, size],
     build(frames) {
       const maps = nets.map((net, i) => {
-        const view = centreFrames(frames, size, refs[i].zoom);
-        const resized = resizeFrames(view.frames, view.size, net.ref.input_size);
-        const map = buildInto(net, net.prepare ? net.prepare(resized) : resized);
+        const map = buildInto(net, networkInput(net, frames, size, refs[i].zoom));
         if (refs[i].pool === 'fit') {
           const k = net.grid - grid + 1;
           return ops.avgPool(map, { kernel: [k, k], strides: [1, 1] });
@@ -382,7 +401,59 @@ export async function resolveNpmEncoder(spec: NpmEncoderSpec): Promise<ResolvedE
       return maps.length === 1 ? maps[0] : ops.concat(maps, 1);
     },
   };
-  return { network, weights: tensorSource(new Map(nets.flatMap((net) => [...net.weights]))) };
+  // A tuned network's weights are the model's own (its checkpoint supplies them), so this source leaves them out.
+  return { network, weights: tensorSource(new Map(nets.flatMap((net, i) => (refs[i].tuned ? [] : [...net.weights])))) };
+}
+
+/** Frames [F, 3, S, S] in 0..255 as one network of the encoder reads them: their centre, at its size, in its colours. */
+function networkInput(net: ImportedNetwork, frames: Tensor, size: number, zoom?: number): Tensor {
+  const view = centreFrames(frames, size, zoom);
+  const resized = resizeFrames(view.frames, view.size, net.ref.input_size);
+  return net.prepare ? net.prepare(resized) : resized;
+}
+
+/** A registry network with its own classifier head, to fine-tune it (scripts/tune-network.ts). */
+export interface TunableNetwork {
+  /** The head's classes, in the order of its scores. */
+  readonly classes: readonly string[];
+  /** Its input [C, s, s] (C = 1 for a grayscale network). */
+  readonly inputShape: readonly [number, number, number];
+  /** Every weight of the map and the head, as the encoder names them (`<model>.<tensor>`). */
+  readonly weights: ReadonlyMap<string, HostTensor>;
+  /** The names of the head's own weights (not part of the encoder's map). */
+  readonly headWeights: ReadonlySet<string>;
+  /** Frames [F, 3, S, S] in 0..255 → the network's input, exactly as the encoder feeds it (`zoom` as on its entry). */
+  input(frames: Tensor, zoom?: number): Tensor;
+  /** The network's input → its map [F, C, G, G] (the encoder's tokens) and its class scores [F, K], weights as parameters. */
+  build(input: Tensor): { map: Tensor; logits: Tensor };
+}
+
+/** The registry's network `ref` names, with its classifier head; throws for one without a head. */
+export async function tunableNetwork(ref: NetworkRef): Promise<TunableNetwork> {
+  const network = findNpmNetwork(ref);
+  if (!network?.head) throw new Error(`npm encoder: ${describe(ref)} has no classifier head to tune (${NPM_NETWORKS.filter((n) => n.head).map(describe).join('; ')} have)`);
+  const net = await cachedImport(ref, undefined, true);
+  const source = net.imported.graph;
+  const [map, head] = [network.layer, network.head.tensor].map((name) => source.outputMap.get(name)!);
+  const mapNames = paramsBetween(net, source.inputs[0], map);
+  const size = ref.input_size;
+  return {
+    classes: network.head.classes,
+    inputShape: [network.input?.channels ?? 3, size, size],
+    weights: net.weights,
+    headWeights: new Set([...net.weights.keys()].filter((name) => !mapNames.has(name))),
+    input: (frames, zoom) => {
+      const s = frames.dim(3);
+      if (typeof s !== 'number') throw new Error(`npm encoder: frames ${frames} need a fixed size`);
+      return networkInput(net, frames, s, zoom);
+    },
+    build(input) {
+      const [m, logits] = buildAll(net, input, source.inputs[0], [map, head]);
+      const [, k] = logits.shape;
+      if (logits.rank !== 2 || k !== network.head!.classes.length) throw new Error(`npm encoder ${describe(ref)}: its head gives ${logits}, not [F, ${network.head!.classes.length}]`);
+      return { map: m, logits };
+    },
+  };
 }
 
 /**
