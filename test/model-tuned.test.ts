@@ -11,7 +11,7 @@ import { f32, i64, numel, type HostTensor } from '../src/graph/host.js';
 import * as ops from '../src/graph/ops.js';
 import { openSafetensors } from '../src/graph/safetensors.js';
 import { compile } from '../src/graph/session.js';
-import { compileImported, importTfjsModel, loadTfjsModel } from '../src/graph/tfjs-import.js';
+import { compileImported, importTfjsModel, loadTfjsModel, readFaceApiModel } from '../src/graph/tfjs-import.js';
 import { createTrainStep } from '../src/graph/trainer-step.js';
 import { readModelDirConfig, savePretrained } from '../src/model/pretrained.js';
 import { saveTunedModel, tunedWeights } from '../src/model/tuned.js';
@@ -23,6 +23,7 @@ import { encodingGap, randomWeights, tinyNpmConfig } from './helpers/tiny-model.
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const EMOTION = { package: '@vladmandic/human', model: 'emotion', layer: 'StatefulPartitionedCall/model_1/add_2/add', input_size: 64 };
 const SOFTMAX = 'StatefulPartitionedCall/model_1/predictions/Softmax';
+const FACE_EXPRESSION = { package: '@vladmandic/face-api', model: 'face_expression', layer: 'dense3/out', input_size: 112 };
 const root = mkdtempSync(join(tmpdir(), 'face-llava-tuned-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -37,10 +38,22 @@ function grayImages(n: number, seed: number): HostTensor {
   return f32([n, 1, 64, 64], data);
 }
 
-/** The network's map and scores for gray input, its weights from `weights`. */
+/** The softmax of each row of k scores. */
+function softmaxRows(logits: Float32Array, k: number): Float32Array {
+  const out = new Float32Array(logits.length);
+  for (let i = 0; i < logits.length; i += k) {
+    const row = logits.subarray(i, i + k);
+    const top = Math.max(...row);
+    const sum = row.reduce((s, v) => s + Math.exp(v - top), 0);
+    row.forEach((v, j) => (out[i + j] = Math.exp(v - top) / sum));
+  }
+  return out;
+}
+
+/** The network's map and scores for its input, its weights from `weights`. */
 async function run(net: TunableNetwork, x: HostTensor, weights: (name: string) => HostTensor | undefined): Promise<{ map: HostTensor; logits: HostTensor }> {
   const g = new Graph('tuned_test');
-  const out = net.build(g.input('x', 'float32', ['batch', 1, 64, 64]));
+  const out = net.build(g.input('x', 'float32', ['batch', ...net.inputShape]));
   g.output('map', out.map);
   g.output('logits', out.logits);
   const session = await compile(g, { params: 'initializers', weights, threads: 2, noCache: true });
@@ -76,15 +89,7 @@ describe('tuning an npm network through its head', () => {
     const nhwc = f32([3, 64, 64, 1], x.data as Float32Array); // one channel: NCHW and NHWC hold the same values
     const theirs = (await session.run({ [imported.inputs[0].name]: nhwc }))[SOFTMAX].data as Float32Array;
     await session.release();
-    const logits = ours.logits.data as Float32Array;
-    const softmax = new Float32Array(21);
-    for (let i = 0; i < 3; i++) {
-      const row = logits.subarray(i * 7, i * 7 + 7);
-      const top = Math.max(...row);
-      const sum = row.reduce((s, v) => s + Math.exp(v - top), 0);
-      row.forEach((v, k) => (softmax[i * 7 + k] = Math.exp(v - top) / sum));
-    }
-    expect(relativeError(softmax, theirs)).toBeLessThan(1e-5);
+    expect(relativeError(softmaxRows(ours.logits.data as Float32Array, 7), theirs)).toBeLessThan(1e-5);
   });
 
   it('trains: a few AdamW updates on one batch lower its cross-entropy, and move the map\'s weights, not only the head\'s', async () => {
@@ -101,6 +106,22 @@ describe('tuning an npm network through its head', () => {
     const mapWeight = [...net.weights.keys()].find((n) => !net.headWeights.has(n) && net.weights.get(n)!.shape.length === 4)!;
     expect(relativeError(after[mapWeight].data as Float32Array, net.weights.get(mapWeight)!.data as Float32Array)).toBeGreaterThan(1e-4);
     await step.release();
+  });
+
+  it('builds face-api\'s expression net with its head: the scores are the input of its probabilities\' softmax', async () => {
+    const expression = await tunableNetwork(FACE_EXPRESSION);
+    expect(expression.classes).toEqual(['neutral', 'happy', 'sad', 'angry', 'fear', 'disgust', 'surprise']);
+    expect(expression.inputShape).toEqual([3, 112, 112]);
+    const random = mulberry32(4);
+    const nhwc = new Float32Array(2 * 112 * 112 * 3).map(() => random() * 255);
+    const nchw = new Float32Array(nhwc.length);
+    for (let f = 0; f < 2; f++) for (let p = 0; p < 112 * 112; p++) for (let c = 0; c < 3; c++) nchw[(f * 3 + c) * 112 * 112 + p] = nhwc[(f * 112 * 112 + p) * 3 + c];
+    const ours = await run(expression, f32([2, 3, 112, 112], nchw), (name) => expression.weights.get(name));
+    const imported = importTfjsModel((await readFaceApiModel(join(ROOT, 'node_modules/@vladmandic/face-api/model'), 'face_expression')).artifacts, { outputs: ['probabilities'] });
+    const session = await compileImported(imported, { threads: 2 });
+    const theirs = (await session.run({ [imported.inputs[0].name]: f32([2, 112, 112, 3], nhwc) })).probabilities.data as Float32Array;
+    await session.release();
+    expect(relativeError(softmaxRows(ours.logits.data as Float32Array, 7), theirs)).toBeLessThan(1e-5);
   });
 
   it('refuses a network without a head', async () => {

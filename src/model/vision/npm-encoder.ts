@@ -72,6 +72,8 @@ export const NPM_NETWORKS: readonly NpmNetwork[] = [
     model: 'face_expression',
     layer: 'dense3/out',
     input_size: 112,
+    // Its head: dense3 averaged over the grid, then one fully connected layer to face-api's 7 expressions.
+    head: { tensor: 'logits', classes: ['neutral', 'happy', 'sad', 'angry', 'fear', 'disgust', 'surprise'] },
     read: async (root) => (await readFaceApiModel(join(root, 'model'), 'face_expression')).artifacts,
   },
   {
