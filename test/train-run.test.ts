@@ -390,25 +390,28 @@ describe('an encoder trained from a split (train_from)', () => {
   it('keeps the tail frozen in stage 1', async () => {
     const first = path.join(tmp(), 'first');
     await train({ data: [data], out: first, stages: ['pretrain'], config, resolveEncoder: splitEncoder, epochs: 1, batch: 4, lr: 1e-2, threads: 2 });
-    // As if widen-encoder had made the init: its `widened_from` belongs to the init, in the new run's record. Its
-    // output vocabulary (scripts/output-vocab.ts) listed its own data's tokens, which the new data may exceed.
+    // As if widen-encoder and then tune-network had made the init: their `widened_from` and `tuned_from` belong to the
+    // init, in the new run's record. Its output vocabulary (scripts/output-vocab.ts) listed its own data's tokens,
+    // which the new data may exceed.
     const initConfig = path.join(first, 'model', 'config.json');
-    const widened = { widened_from: { model: 'narrow', channels: 8 }, output_vocab: [2, 5] };
+    const widened = { widened_from: { model: 'narrow', channels: 8 }, tuned_from: { model: 'widened', network: 'emotion' }, output_vocab: [2, 5] };
     writeFileSync(initConfig, JSON.stringify({ ...JSON.parse(readFileSync(initConfig, 'utf8')), ...widened }));
     const out = path.join(tmp(), 'second');
     await train({ data: [data], out, stages: ['1'], init: path.join(first, 'model'), resolveEncoder: splitEncoder, epochs: 1, batch: 4, threads: 2 });
     const [a, b] = [first, out].map((dir) => openCheckpoint(path.join(dir, 'model')).load('pool.tail'));
     expect(Array.from(b.data as Float32Array)).toEqual(Array.from(a.data as Float32Array));
     // The model says what it was trained from, and how that was trained.
-    const saved = JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8')) as { training: Record<string, unknown>; widened_from?: unknown; output_vocab?: unknown };
+    const saved = JSON.parse(readFileSync(path.join(out, 'model', 'config.json'), 'utf8')) as { training: Record<string, unknown>; widened_from?: unknown; tuned_from?: unknown; output_vocab?: unknown };
     expect(saved.training).toMatchObject({
       run: out,
       stages: ['1'],
       init: path.join(first, 'model'),
       init_training: { run: first, stages: ['pretrain'], lr: 1e-2 },
       init_widened: { model: 'narrow', channels: 8 },
+      init_tuned: { model: 'widened', network: 'emotion' },
     });
     expect(saved.widened_from).toBeUndefined();
+    expect(saved.tuned_from).toBeUndefined();
     expect(saved.output_vocab).toBeUndefined();
   });
 });
