@@ -30,8 +30,8 @@ import { createTrainStep } from '../src/graph/trainer-step.js';
 import { rgbFromSharp } from '../src/face/rgb.js';
 import { preprocessFrames } from '../src/model/preprocess.js';
 import { readModelDirConfig, type NpmEncoderSpec } from '../src/model/pretrained.js';
-import { saveTunedModel, tunedWeights } from '../src/model/tuned.js';
-import { tunableNetwork, type NetworkRef } from '../src/model/vision/npm-encoder.js';
+import { encoderEntry, saveTunedModel, tunedWeights } from '../src/model/tuned.js';
+import { tunableNetwork } from '../src/model/vision/npm-encoder.js';
 import { mulberry32, shuffleInPlace } from '../src/util/random.js';
 
 const { values: a } = parseArgs({
@@ -54,8 +54,7 @@ if (!a.data?.length || !a.val || !a.out) throw new Error('--data <folder>… --v
 const [epochs, peakLr, batch, threads, seed] = [Number(a.epochs), Number(a.lr), Number(a.batch), Number(a.threads), Number(a.seed)];
 
 const config = await readModelDirConfig(resolve(a.model));
-const spec = config.encoder as NpmEncoderSpec & NetworkRef & { concat?: NetworkRef[] };
-const ref = [spec, ...(spec.concat ?? [])].find((r) => r.model === a.network);
+const ref = encoderEntry(config.encoder as NpmEncoderSpec, a.network);
 if (!ref) throw new Error(`${a.model}'s encoder has no network ${a.network}`);
 const net = await tunableNetwork(ref);
 // A network the model has tuned before starts from the model's weights, not the package's.

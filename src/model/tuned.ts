@@ -9,6 +9,12 @@ import { openCheckpoint } from '../graph/safetensors.js';
 import { readModelDirConfig, savePretrained, type NpmEncoderSpec } from './pretrained.js';
 import type { NetworkRef } from './vision/npm-encoder.js';
 
+/** The entry of an npm encoder spec (the spec itself or one of its `concat`) for the network named `network`. */
+export function encoderEntry(encoder: NpmEncoderSpec, network: string): NetworkRef | undefined {
+  const spec = encoder as NpmEncoderSpec & NetworkRef & { concat?: NetworkRef[] };
+  return [spec, ...(spec.concat ?? [])].find((r) => r.model === network);
+}
+
 export interface TunedOptions {
   /** Store the weights as float16 or bfloat16. */
   readonly dtype?: 'float16' | 'bfloat16';
@@ -30,8 +36,8 @@ export async function saveTunedModel(
   const source = resolve(from);
   const config = await readModelDirConfig(source);
   if (config.encoder.kind !== 'npm') throw new Error(`tune: ${source} has no npm encoder`);
-  const encoder = structuredClone(config.encoder) as NpmEncoderSpec & NetworkRef & { concat?: NetworkRef[] };
-  const entry = [encoder, ...(encoder.concat ?? [])].find((r) => r.model === network);
+  const encoder = structuredClone(config.encoder) as NpmEncoderSpec;
+  const entry = encoderEntry(encoder, network);
   if (!entry) throw new Error(`tune: ${source}'s encoder has no network ${network}`);
   entry.tuned = true;
   const all = openCheckpoint(source).loadAll({ toFloat32: true });
@@ -45,9 +51,7 @@ export async function saveTunedModel(
 export async function tunedWeights(dir: string, network: string, names: Iterable<string>): Promise<Map<string, HostTensor>> {
   const root = resolve(dir);
   const config = await readModelDirConfig(root);
-  const encoder = config.encoder as NpmEncoderSpec & NetworkRef & { concat?: NetworkRef[] };
-  const entry = [encoder, ...(encoder.concat ?? [])].find((r) => r.model === network);
-  if (!entry?.tuned) return new Map();
+  if (!encoderEntry(config.encoder as NpmEncoderSpec, network)?.tuned) return new Map();
   const checkpoint = openCheckpoint(root);
   return new Map([...names].filter((n) => checkpoint.tensors.has(n)).map((n) => [n, checkpoint.load(n, { toFloat32: true })]));
 }
