@@ -2,7 +2,7 @@
 // the stages of the recipe. The loss falls; a run killed part-way and resumed ends with the same weights and the
 // same log as a run that was never interrupted.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { parseFaceLlavaConfig } from '../src/model/config.js';
 import { loadPretrained, modelParams, savePretrained, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
 import { llamaTokenizer } from '../src/text/tokenizer.js';
 import { relativeError } from './helpers/error.js';
+import { expressionFolder, readLog } from './helpers/train-data.js';
 import { standardizeModel } from '../src/model/standardize.js';
 import { mulberry32 } from '../src/util/random.js';
 import { initialWeight } from '../src/train/init.js';
@@ -56,37 +57,14 @@ function landmarks(k: number): number[][] {
 }
 
 /** A folder of FaceInstruct records: warm crops are `happy`, cool ones `sad`; every fifth record is `val`. */
-async function faceInstruct(n: number): Promise<string> {
-  const dir = tmp();
-  mkdirSync(path.join(dir, 'media'));
-  const lines: string[] = [];
-  for (let k = 0; k < n; k++) {
-    const happy = k % 2 === 0;
+const faceInstruct = (n: number): Promise<string> =>
+  expressionFolder(n, async (k, happy, media) => {
     const tone = 20 + 10 * (k % 7);
     const background = happy ? { r: 200 + tone, g: 150 + tone, b: 40 } : { r: 40, g: 60 + tone, b: 150 + tone };
-    const image = `media/${k}.jpg`;
-    await sharp({ create: { width: 256, height: 256, channels: 3, background } }).jpeg().toFile(path.join(dir, image));
+    await sharp({ create: { width: 256, height: 256, channels: 3, background } }).jpeg().toFile(path.join(media, `${k}.jpg`));
     const answer = happy ? 'The person looks happy: the lip corners are raised.' : 'The person looks sad: the lip corners are lowered.';
-    lines.push(
-      JSON.stringify({
-        id: `s${k}`,
-        image,
-        conversations: [
-          { from: 'human', value: '<image>\nWhat emotion does this face show?' },
-          { from: 'gpt', value: answer },
-        ],
-        landmarks_2d: landmarks(k),
-        task: 'expression',
-        label: happy ? 'happy' : 'sad',
-        source: 'synthetic',
-        split: k % 5 === 4 ? 'val' : 'train',
-        subject: null,
-      }),
-    );
-  }
-  writeFileSync(path.join(dir, 'shard-00000.jsonl'), lines.join('\n') + '\n');
-  return dir;
-}
+    return { image: `${k}.jpg`, answer, landmarks: landmarks(k) };
+  });
 
 let data: string;
 beforeAll(async () => {
@@ -94,8 +72,6 @@ beforeAll(async () => {
 });
 
 const steps = (log: readonly LogEntry[]) => log.filter((e) => e.type === 'step');
-const readLog = (run: string): LogEntry[] =>
-  readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LogEntry);
 /** The log without its timings, which differ from run to run. */
 const losses = (log: readonly LogEntry[]) => log.map((e) => (e.type === 'step' ? { ...e, tokens_per_s: 0, elapsed_s: 0 } : e));
 

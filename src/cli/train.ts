@@ -38,6 +38,7 @@ interface TrainCliOptions {
   encoderLrScale?: number;
   leadWeight?: number;
   featureDropout?: number;
+  mirrorViews?: boolean;
   cache?: string;
   threads?: number;
 }
@@ -85,6 +86,7 @@ async function withStoredSettings(o: TrainCliOptions, given: (key: keyof TrainCl
     encoderLrScale: pick('encoderLrScale', stored.encoder_lr_scale ?? undefined),
     leadWeight: pick('leadWeight', stored.lead_weight ?? undefined),
     featureDropout: pick('featureDropout', stored.feature_dropout ?? undefined),
+    mirrorViews: pick('mirrorViews', stored.mirror_views ?? undefined),
     storedConfig: given('config') || stored.init ? undefined : stored.config,
   };
 }
@@ -130,6 +132,7 @@ Examples:
     .option('--encoder-lr-scale <x>', "an encoder trained from a split (config encoder.train_from): its tail's share of the stage's learning rate (default: 0.1)", positive)
     .option('--lead-weight <k>', "count each answer's first sentence, where FaceInstruct states the label, k times in the loss (default: 1)", integer(1))
     .option('--feature-dropout <p>', "zero this share of the encoder's tokens in each training batch, the rest scaled by 1/(1-p) (default: 0; validation and inference read them whole)", shareBelowOne)
+    .option('--mirror-views', "train each example on its crops as they are or mirrored (grid flipped back), at even odds: the two views a model with mirror averages when it answers (caches both)")
     .option('--cache <dir>', 'where encoder features are cached (default <out>/cache)')
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer(1))
     .action(async (cli: TrainCliOptions) => {
@@ -160,6 +163,7 @@ Examples:
           encoderLrScale: o.encoderLrScale,
           leadWeight: o.leadWeight,
           featureDropout: o.featureDropout,
+          mirrorViews: o.mirrorViews,
           maxSteps: o.maxSteps,
           checkpointEvery: o.checkpointEvery,
           saveDtype: o.saveDtype,

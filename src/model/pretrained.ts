@@ -77,7 +77,7 @@ export const ModelDirConfigSchema = z
     video_tokens: z.enum(['per_frame', 'frame_mean']).default('per_frame'),
     /**
      * Test-time augmentation: each frame is encoded with its mirror image and the two token grids averaged, the
-     * mirror's flipped back (pipeline/mirror.ts). One more encoder pass; the decoder reads as many tokens.
+     * mirror's flipped back (model/mirror.ts). One more encoder pass; the decoder reads as many tokens.
      */
     mirror: z.boolean().default(false),
     /**

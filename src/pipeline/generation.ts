@@ -9,7 +9,7 @@ import type { Generation } from '../text/generate.js';
 import type { SamplingOptionsInput } from '../text/sampling.js';
 import type { Task } from '../data/build/types.js';
 import { labelGuide } from './label-guides.js';
-import { mirrorMean, withMirrored, withMirroredLandmarks } from './mirror.js';
+import { mirrorMean, withMirrored, withMirroredLandmarks } from '../model/mirror.js';
 import { mediaTensors, promptIds, type FaceMedia } from './requests.js';
 
 /** A question about a face's media; questions holding the same media object share its encoding. */
@@ -32,7 +32,7 @@ export interface AnswerOptions {
   onText?: (question: number, delta: string) => void;
   /** Choose the labels of questions with a task by their decision rules (default true); false samples them. */
   labelRules?: boolean;
-  /** Encode each face with its mirror image and average their visual tokens (./mirror.ts); default: the model
+  /** Encode each face with its mirror image and average their visual tokens (model/mirror.ts); default: the model
    * directory's `mirror`. */
   mirror?: boolean;
 }

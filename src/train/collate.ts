@@ -23,10 +23,13 @@ export interface CollateOptions {
   readonly leadWeight?: number;
   /** Inverted dropout of the encoder's tokens (dropFeatures): the share p zeroed, drawn from `random`. */
   readonly featureDropout?: { readonly p: number; readonly random: () => number };
+  /** Each example reads its frames from this store of mirrored views (the grid flipped back) where `random()` < ½,
+   * drawn once per example in order, so all frames of a video take the same view. */
+  readonly mirrored?: { readonly store: FeatureStore; readonly random: () => number };
 }
 
 export async function collate(examples: readonly Example[], cfg: FaceLlavaConfig, store: FeatureStore, options: CollateOptions = {}): Promise<Collated> {
-  const { leadWeight = 1, featureDropout } = options;
+  const { leadWeight = 1, featureDropout, mirrored } = options;
   const frames = examples.flatMap((e) => e.frames);
   const layout = spliceLayout(
     examples.map((e) => Array.from(e.ids)),
@@ -34,7 +37,7 @@ export async function collate(examples: readonly Example[], cfg: FaceLlavaConfig
     examples.map((e) => Array.from(e.labels)),
   );
   const targets = answerTargets(layout.labels!, leadWeight > 1 ? { tokens: examples.map((e) => e.leadTokens), weight: leadWeight } : undefined);
-  const tokens = await store.read(frames);
+  const tokens = mirrored ? await readViews(examples, store, mirrored) : await store.read(frames);
   if (featureDropout) dropFeatures(tokens, featureDropout.p, featureDropout.random);
   const feeds: Batch = {
     [ENCODER_TOKENS]: tokens,
@@ -58,6 +61,19 @@ export async function collate(examples: readonly Example[], cfg: FaceLlavaConfig
     tokens: examples.reduce((n, e) => n + e.length, 0),
     answerTokens: examples.reduce((n, e) => n + e.answerTokens, 0),
   };
+}
+
+/** The encoder tokens [F, N, C] of the examples' frames, each example's from the plain or the mirrored store. */
+async function readViews(examples: readonly Example[], plain: FeatureStore, mirrored: NonNullable<CollateOptions['mirrored']>): Promise<HostTensor> {
+  const parts = await Promise.all(examples.map((e) => (mirrored.random() < 0.5 ? mirrored.store : plain).read(e.frames)));
+  const [n, c] = parts[0].shape.slice(1);
+  const out = new Float32Array(parts.reduce((sum, t) => sum + t.data.length, 0));
+  let at = 0;
+  for (const t of parts) {
+    out.set(t.data as Float32Array, at);
+    at += t.data.length;
+  }
+  return f32([out.length / (n * c), n, c], out);
 }
 
 /**

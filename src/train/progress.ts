@@ -29,7 +29,7 @@ export class Progress {
       case 'info':
         return this.message(e.message);
       case 'encode':
-        return this.update(`encoding crops ${bar(e.done / Math.max(1, e.total))} ${e.done}/${e.total}`, e.done === e.total);
+        return this.update(`encoding ${e.mirrored ? 'mirrored ' : ''}crops ${bar(e.done / Math.max(1, e.total))} ${e.done}/${e.total}`, e.done === e.total);
       case 'stage': {
         const resumed = e.from > 0 ? `, resuming at update ${e.from}` : '';
         const params = `${(e.trainableParams / 1e6).toFixed(2)} M trainable parameters`;

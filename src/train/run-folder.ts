@@ -56,6 +56,8 @@ export interface RunSettings {
   lead_weight: number | null;
   /** The share of the encoder's tokens dropped in training (collate.ts dropFeatures); null: none. */
   feature_dropout: number | null;
+  /** Training examples read mirrored views of their crops at even odds (collate.ts); null: never. */
+  mirror_views: true | null;
 }
 
 export async function filesSha256(files: readonly JsonlFile[]): Promise<string> {

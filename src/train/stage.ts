@@ -26,6 +26,8 @@ import type { TrainOptions } from './trainer.js';
 
 /** Feature dropout's random streams start here, clear of the data order's (epoch) and the mixing's (0x10000 + …). */
 const DROPOUT_STREAM = 0x2000_0000;
+/** The mirrored views' streams, clear of feature dropout's (updates × 1024 stay below 0x2000_0000 up to 524,288 updates). */
+const MIRROR_STREAM = 0x4000_0000;
 
 /** What every stage shares. */
 export interface Run {
@@ -42,6 +44,8 @@ export interface Run {
   epochExamples: number;
   valExamples: Example[];
   store: FeatureStore;
+  /** The training crops' mirrored view, with --mirror-views. */
+  mirrorStore?: FeatureStore;
   /** The token statistics measured for a model from scratch with `standardize_tokens` (trainer.ts). */
   tokenStats?: ReadonlyMap<string, HostTensor>;
   log: TrainLog;
@@ -147,6 +151,7 @@ async function loop(run: Run, k: number, step: TrainStep, validate: Validate | u
           leadWeight: run.o.leadWeight,
           // A pure function of (seed, update, micro-batch): a resumed run drops what the uninterrupted one did.
           ...(o.featureDropout && { featureDropout: { p: o.featureDropout, random: seededRandom(run.seed, DROPOUT_STREAM + update * 1024 + m) } }),
+          ...(run.mirrorStore && { mirrored: { store: run.mirrorStore, random: seededRandom(run.seed, MIRROR_STREAM + update * 1024 + m) } }),
         }),
       ),
     );

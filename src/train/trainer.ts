@@ -75,6 +75,9 @@ export interface TrainOptions {
   /** Inverted dropout of the encoder's tokens in training (collate.ts dropFeatures): the share zeroed, in [0, 1)
    * (default 0). Validation and inference read them whole. */
   featureDropout?: number;
+  /** Each training example reads its crops as they are or mirrored (the grid flipped back), at even odds, drawn anew
+   * each update: the two views a model with `mirror` averages at inference (model/mirror.ts). Caches both views. */
+  mirrorViews?: boolean;
   /** Seeds the data order and the initial values of weights trained from scratch (default 0). */
   seed?: number;
   /** Validation JSONL (records of split `val`, or none), scored every `valEvery` updates and at each stage's end. */
@@ -91,7 +94,7 @@ export interface TrainOptions {
 
 export type TrainEvent =
   | { type: 'info'; message: string }
-  | { type: 'encode'; done: number; total: number }
+  | { type: 'encode'; done: number; total: number; mirrored?: boolean }
   | { type: 'stage'; index: number; count: number; stage: Stage; steps: number; from: number; examples: number; trainableParams: number }
   | { type: 'step'; entry: StepEntry; steps: number; secondsLeft: number }
   | { type: 'val'; entry: ValEntry }
@@ -213,6 +216,7 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
     encoder_lr_scale: o.encoderLrScale ?? null,
     lead_weight: (o.leadWeight ?? 1) > 1 ? o.leadWeight! : null,
     feature_dropout: o.featureDropout ? o.featureDropout : null,
+    mirror_views: o.mirrorViews ? true : null,
   };
   await claimRunFolder(out, settings, o.resume ?? false);
   const checkpoint = o.resume ? loadCheckpoint(out) : null;
@@ -222,13 +226,17 @@ async function prepare(o: TrainOptions): Promise<{ run: Run; checkpoint: Checkpo
   }
 
   const encoder = config.encoder.kind === 'npm' ? await resolveEncoder(config.encoder, o.resolveEncoder, 'train') : undefined;
-  const store = await cacheFeatures([...loaded.examples, ...val.examples], { config, encoder, weights: initSource, cache: o.cache ?? paths.cache, threads: o.threads, signal: o.signal, emit });
+  const cacheOptions = { config, encoder, weights: initSource, cache: o.cache ?? paths.cache, threads: o.threads, signal: o.signal, emit };
+  const store = await cacheFeatures([...loaded.examples, ...val.examples], cacheOptions);
   if (!store) return 'stopped';
+  // Validation reads the crops as they are; only the training examples need their mirrored view.
+  const mirrorStore = o.mirrorViews ? await cacheFeatures(loaded.examples, { ...cacheOptions, mirrored: true }) : undefined;
+  if (mirrorStore === null) return 'stopped';
   const tokenStats = await tokenStatistics(config, initSource, store, loaded.examples, emit);
   const log = TrainLog.open(paths.log, checkpoint?.position.logBytes ?? 0);
   const epochExamples = epochSize(sourceCounts(sources), mix);
   const total = Math.min(epochs * stepsPerEpoch(epochExamples, { batch, accum }), o.maxSteps ?? Infinity);
-  const run: Run = { o, out, paths, config, encoder, examples: loaded.examples, sources, mix, epochExamples, valExamples: val.examples, store, tokenStats, log, batch, accum, seed, total };
+  const run: Run = { o, out, paths, config, encoder, examples: loaded.examples, sources, mix, epochExamples, valExamples: val.examples, store, mirrorStore, tokenStats, log, batch, accum, seed, total };
   return { run, checkpoint, initSource };
 }
 
@@ -260,14 +268,14 @@ async function tokenStatistics(
 /** Runs the frozen encoder over every crop that has no cached features yet; null when stopped by the signal. */
 async function cacheFeatures(
   examples: readonly Example[],
-  o: { config: ModelDirConfig; encoder?: ResolvedEncoder; weights?: WeightSource; cache: string; threads?: number; signal?: AbortSignal; emit: (e: TrainEvent) => void },
+  o: { config: ModelDirConfig; encoder?: ResolvedEncoder; weights?: WeightSource; cache: string; threads?: number; mirrored?: boolean; signal?: AbortSignal; emit: (e: TrainEvent) => void },
 ): Promise<FeatureStore | null> {
-  const extractor = await encoderExtractor(o.config, { encoder: o.encoder, weights: o.weights, threads: o.threads });
+  const extractor = await encoderExtractor(o.config, { encoder: o.encoder, weights: o.weights, threads: o.threads, mirrored: o.mirrored });
   try {
     const store = await FeatureStore.open(o.cache, extractor);
     const done = await store.ensure(
       examples.flatMap((e) => e.frames),
-      (done, total) => o.emit({ type: 'encode', done, total }),
+      (done, total) => o.emit({ type: 'encode', done, total, ...(o.mirrored && { mirrored: true }) }),
       o.signal,
     );
     return done ? store : null;
@@ -307,6 +315,7 @@ async function saveModel(run: Run, dir: string, trained: Map<string, HostTensor>
     ...(run.mix.balanceLabels && { balance_labels: true }),
     ...((run.o.leadWeight ?? 1) > 1 && { lead_weight: run.o.leadWeight }),
     ...(run.o.featureDropout && { feature_dropout: run.o.featureDropout }),
+    ...(run.o.mirrorViews && { mirror_views: true }),
   };
   await savePretrained(dir, { config: { ...config, training }, weights: new Map([...rest, ...trained]), encoder: run.encoder, dtype: run.o.saveDtype });
 }

@@ -460,7 +460,7 @@ export async function tunableNetwork(ref: NetworkRef): Promise<TunableNetwork> {
 
 /**
  * The centre of frames [F, 3, S, S], 1/zoom of their side: a square S' = S − 2m, with the margin m rounded to whole
- * pixels so that the window is centred exactly (its mirror image is itself, as src/pipeline/mirror.ts assumes).
+ * pixels so that the window is centred exactly (its mirror image is itself, as src/model/mirror.ts assumes).
  */
 function centreFrames(frames: Tensor, size: number, zoom = 1): { frames: Tensor; size: number } {
   const margin = Math.round((size - size / zoom) / 2);

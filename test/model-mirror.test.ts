@@ -1,4 +1,4 @@
-// Mirror test-time augmentation (src/pipeline/mirror.ts): frames and their mirror images, the token grids averaged
+// Mirror test-time augmentation (src/model/mirror.ts): frames and their mirror images, the token grids averaged
 // cell by cell with the mirror's flipped back, the mirror's landmarks renumbered; and the option as the library,
 // the CLI and a model directory's config take it.
 import { mkdtempSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { f32, type HostTensor } from '../src/graph/host.js';
 import { DEFAULT_MODEL_DIR, loadPretrained, PACKAGE_ROOT, type Pretrained } from '../src/model/pretrained.js';
 import { answerQuestions } from '../src/pipeline/generation.js';
 import { FaceLlavaPipeline } from '../src/pipeline/index.js';
-import { MIRROR_68, mirrorMean, withMirrored, withMirroredLandmarks } from '../src/pipeline/mirror.js';
+import { flipGrid, MIRROR_68, mirrorFrames, mirrorMean, withMirrored, withMirroredLandmarks } from '../src/model/mirror.js';
 import { mediaTensors } from '../src/pipeline/requests.js';
 import { mulberry32 } from '../src/util/random.js';
 import { saveTinyModel } from './helpers/tiny-model.js';
@@ -71,6 +71,24 @@ describe('mirror test-time augmentation: the arithmetic', () => {
     expect((out.data as Float32Array).subarray(0, n * d)).toEqual(originals[0]);
     expect((out.data as Float32Array).subarray(n * d)).toEqual(originals[1]);
     expect(() => mirrorMean(f32([3, n, d]), { size: g, cls: true })).toThrow(/want tokens \[2F, 5, d\]/);
+  });
+
+  it("flips a grid's columns back (a CLS token stays first), and the mirror mean is the mean of a grid and its mirror's flipped", () => {
+    const [g, d, frames] = [3, 2, 2];
+    const n = g * g + 1;
+    const tokens = f32([frames, n, d], random(frames * n * d, 6));
+    const flipped = flipGrid(tokens, { size: g, cls: true });
+    for (let f = 0; f < frames; f++) {
+      const one = (tokens.data as Float32Array).subarray(f * n * d, (f + 1) * n * d);
+      expect((flipped.data as Float32Array).subarray(f * n * d, (f + 1) * n * d)).toEqual(flipColumns(one, g, d, 1));
+    }
+    expect(flipGrid(flipped, { size: g, cls: true }).data).toEqual(tokens.data);
+    const other = f32([frames, n, d], random(frames * n * d, 7));
+    const mean = mirrorMean(f32([2 * frames, n, d], [...(tokens.data as Float32Array), ...(other.data as Float32Array)]), { size: g, cls: true }).data as Float32Array;
+    const back = flipGrid(other, { size: g, cls: true }).data as Float32Array;
+    mean.forEach((v, i) => expect(v).toBeCloseTo(((tokens.data as Float32Array)[i] + back[i]) / 2, 6));
+    expect(mirrorFrames(f32([1, 1, 1, 3], [1, 2, 3])).data).toEqual(Float32Array.from([3, 2, 1]));
+    expect(() => flipGrid(f32([1, 9, d]), { size: g, cls: true })).toThrow(/want tokens \[F, 10, d\]/);
   });
 
   it('renumbers the 68 points as a left/right swap that leaves the midline in place', () => {

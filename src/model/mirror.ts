@@ -8,21 +8,59 @@
 // model with a landmark branch gets the mirror's landmarks too: x → 1 − x, renumbered so that each index names the
 // same iBUG point it did (the mirror's image-left eye is points 36–41 again).
 import { f32, type HostTensor } from '../graph/host.js';
-import type { PatchGrid } from '../model/regions.js';
+import type { PatchGrid } from './regions.js';
+
+/** Frames [F, C, H, W] mirrored left to right. */
+export function mirrorFrames(frames: HostTensor): HostTensor {
+  if (frames.shape.length !== 4) throw new Error(`mirrorFrames: want frames [F, C, H, W], got [${frames.shape.join(', ')}]`);
+  const width = frames.shape[3];
+  const data = frames.data as Float32Array;
+  const out = new Float32Array(data.length);
+  for (let at = 0; at < data.length; at += width) {
+    for (let x = 0; x < width; x++) out[at + x] = data[at + width - 1 - x];
+  }
+  return f32([...frames.shape], out);
+}
 
 /** Frames [F, C, H, W] followed by their mirror images: [2F, C, H, W]. */
 export function withMirrored(frames: HostTensor): HostTensor {
-  const [count, channels, height, width] = frames.shape;
-  if (frames.shape.length !== 4) throw new Error(`withMirrored: want frames [F, C, H, W], got [${frames.shape.join(', ')}]`);
-  const data = frames.data as Float32Array;
-  const out = new Float32Array(2 * data.length);
-  out.set(data);
-  const rows = count * channels * height;
-  for (let row = 0; row < rows; row++) {
-    const at = row * width;
-    for (let x = 0; x < width; x++) out[data.length + at + x] = data[at + width - 1 - x];
+  const mirrored = mirrorFrames(frames);
+  const out = new Float32Array(2 * mirrored.data.length);
+  out.set(frames.data as Float32Array);
+  out.set(mirrored.data as Float32Array, mirrored.data.length);
+  return f32([2 * frames.shape[0], ...frames.shape.slice(1)], out);
+}
+
+/** The token of a mirror image's grid that reads the place token j reads in the image: same row, opposite column (a CLS token is its own). */
+function mirroredToken(j: number, grid: PatchGrid): number {
+  const cls = grid.cls ? 1 : 0;
+  const cell = j - cls;
+  return cell < 0 ? j : cls + Math.floor(cell / grid.size) * grid.size + (grid.size - 1 - (cell % grid.size));
+}
+
+function checkTokens(name: string, tokens: HostTensor, grid: PatchGrid): [number, number, number] {
+  const [count, n, d] = tokens.shape;
+  if (tokens.shape.length !== 3 || n !== grid.size * grid.size + (grid.cls ? 1 : 0)) {
+    throw new Error(`${name}: want tokens [F, ${grid.size * grid.size + (grid.cls ? 1 : 0)}, d], got [${tokens.shape.join(', ')}]`);
   }
-  return f32([2 * count, channels, height, width], out);
+  return [count, n, d];
+}
+
+/**
+ * Visual tokens [F, N, d] of mirror images with their grid flipped back left to right, so that token j describes
+ * the same part of the face as token j of the unmirrored image: a mirrored view of a face in the model's own frame.
+ */
+export function flipGrid(tokens: HostTensor, grid: PatchGrid): HostTensor {
+  const [count, n, d] = checkTokens('flipGrid', tokens, grid);
+  const data = tokens.data as Float32Array;
+  const out = new Float32Array(data.length);
+  for (let f = 0; f < count; f++) {
+    for (let j = 0; j < n; j++) {
+      const from = (f * n + mirroredToken(j, grid)) * d;
+      out.set(data.subarray(from, from + d), (f * n + j) * d);
+    }
+  }
+  return f32([count, n, d], out);
 }
 
 /**
@@ -31,13 +69,9 @@ export function withMirrored(frames: HostTensor): HostTensor {
  * averaged as it is).
  */
 export function mirrorMean(tokens: HostTensor, grid: PatchGrid): HostTensor {
-  const [doubled, n, d] = tokens.shape;
+  const [doubled, n, d] = checkTokens('mirrorMean', tokens, grid);
   const frames = doubled / 2;
-  const cls = grid.cls ? 1 : 0;
-  const g = grid.size;
-  if (tokens.shape.length !== 3 || !Number.isInteger(frames) || n !== g * g + cls) {
-    throw new Error(`mirrorMean: want tokens [2F, ${g * g + cls}, d], got [${tokens.shape.join(', ')}]`);
-  }
+  if (!Number.isInteger(frames)) throw new Error(`mirrorMean: want tokens [2F, ${n}, d], got [${tokens.shape.join(', ')}]`);
   const data = tokens.data as Float32Array;
   const size = n * d;
   const out = new Float32Array(frames * size);
@@ -45,9 +79,7 @@ export function mirrorMean(tokens: HostTensor, grid: PatchGrid): HostTensor {
     const seen = f * size;
     const mirrored = (frames + f) * size;
     for (let j = 0; j < n; j++) {
-      // Token j of the frame meets the mirror's token at the same row, opposite column.
-      const cell = j - cls;
-      const k = cell < 0 ? j : cls + Math.floor(cell / g) * g + (g - 1 - (cell % g));
+      const k = mirroredToken(j, grid);
       for (let c = 0; c < d; c++) out[seen + j * d + c] = 0.5 * (data[seen + j * d + c] + data[mirrored + k * d + c]);
     }
   }
