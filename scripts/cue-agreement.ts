@@ -8,7 +8,8 @@
 //
 // `--data`: FaceInstruct built from the split the predictions answer (`face-llava data build --split val`); the
 // predictions: `face-llava eval`'s predictions.jsonl (scripts/validate.ts leaves one per run). Images are matched
-// by file name. A level counts as stated when one of its annotator clauses appears in the answer word for word
+// by file name; for the head's turn and tilt it also counts, where both name a side, how often it is the same one.
+// A level counts as stated when one of its annotator clauses appears in the answer word for word
 // (the model writes in its training answers' words); an answer stating two levels of one cue is left out for it.
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -18,6 +19,7 @@ import { CUE_PHRASES } from '../src/data/annotators/cue-phrases.js';
 const { values: a, positionals: predictionFiles } = parseArgs({ allowPositionals: true, options: { data: { type: 'string', multiple: true } } });
 if (!a.data?.length || !predictionFiles.length) throw new Error('usage: scripts/cue-agreement.ts --data <FaceInstruct folder> <predictions.jsonl>…');
 
+const SIDES = new Set(['left', 'right']);
 const normalize = (text: string) => text.toLowerCase().replaceAll('’', "'");
 
 /** The level of each cue a text states, where it states exactly one. */
@@ -78,5 +80,13 @@ for (const path of predictionFiles) {
     const chance = [...new Set(list.flat())].reduce((sum, v) => sum + share(0, v) * share(1, v), 0);
     const [lo, hi] = wilson(agree, n);
     console.log(`| ${cue} | ${n} | ${(agree / n).toFixed(2)} | ${lo.toFixed(2)}–${hi.toFixed(2)} | ${chance.toFixed(2)} |`);
+  }
+  // The head's turn and tilt: of the images where both name a side, how often the same one (chance: one half).
+  for (const [cue, list] of pairs) {
+    const sided = list.filter(([x, y]) => SIDES.has(x) && SIDES.has(y));
+    if (!sided.length) continue;
+    const same = sided.filter(([x, y]) => x === y).length;
+    const [lo, hi] = wilson(same, sided.length);
+    console.log(`\n${cue}: both name a side for ${sided.length} images, the same side for ${same} (${(same / sided.length).toFixed(2)}, ${lo.toFixed(2)}–${hi.toFixed(2)})`);
   }
 }
