@@ -11,13 +11,7 @@ import * as ops from '../src/graph/ops.js';
 import { flipGrid, mirrorMean } from '../src/model/mirror.js';
 import { parseModelDirConfig, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
 import { rgbFromSharp, type RgbImage } from '../src/face/rgb.js';
-import { llamaTokenizer } from '../src/text/tokenizer.js';
-import { collate } from '../src/train/collate.js';
-import { listJsonl, loadExamples, swapSides } from '../src/train/data.js';
 import { encoderExtractor } from '../src/train/extractor.js';
-import { FeatureStore } from '../src/train/features.js';
-import { ENCODER_TOKENS } from '../src/train/graph.js';
-import { IO } from '../src/model/face-llava.js';
 import { expressionFolder, readLog } from './helpers/train-data.js';
 import { train, type TrainEvent, type TrainOptions } from '../src/train/trainer.js';
 
@@ -29,11 +23,11 @@ const MIX = f32([4, 3, 1, 1], [0.9, -0.4, 0.3, 0.2, 0.8, -0.5, -0.6, 0.1, 0.7, 0
 const RAMP = f32([1, 1, 1, 16], Float32Array.from({ length: 16 }, (_, x) => 0.2 + (1.6 * x) / 15));
 
 /** Average pooling then a 1×1 convolution: it reads a face and its mirror alike, cell for mirrored cell. */
-const symmetricEncoder = (): ResolvedEncoder => ({
+const symmetric = (): ResolvedEncoder => ({
   network: { inputShape: [3, 16, 16], build: (x) => ops.conv(ops.avgPool(x, { kernel: [8, 8] }), x.graph.constant(MIX, 'mix'), null) },
 });
 /** The same after the column ramp: a face and its mirror give other tokens. */
-const sidedEncoder = (): ResolvedEncoder => ({
+const sided = (): ResolvedEncoder => ({
   network: {
     inputShape: [3, 16, 16],
     build: (x) => ops.conv(ops.avgPool(ops.mul(x, x.graph.constant(RAMP, 'ramp')), { kernel: [8, 8] }), x.graph.constant(MIX, 'mix'), null),
@@ -74,7 +68,7 @@ describe('the mirrored view of the encoder tokens', () => {
 
   it('puts each token back in its place: a network that reads mirror images alike gives the plain tokens', async () => {
     const crops = [await crop({ r: 230, g: 40, b: 30 }, { r: 20, g: 60, b: 220 }), await crop({ r: 30, g: 200, b: 90 }, { r: 240, g: 230, b: 20 })];
-    const [plain, mirrored] = await encodings(symmetricEncoder, crops);
+    const [plain, mirrored] = await encodings(symmetric, crops);
     expect(mirrored.shape).toEqual([2, 4, 4]);
     const [a, b] = [plain.data as Float32Array, mirrored.data as Float32Array];
     for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i], 5);
@@ -85,7 +79,7 @@ describe('the mirrored view of the encoder tokens', () => {
 
   it('is another reading for a network that tells left from right, and its mean with the plain one is what inference reads', async () => {
     const crops = [await crop({ r: 230, g: 40, b: 30 }, { r: 20, g: 60, b: 220 })];
-    const [plain, mirrored] = await encodings(sidedEncoder, crops);
+    const [plain, mirrored] = await encodings(sided, crops);
     const [a, b] = [plain.data as Float32Array, mirrored.data as Float32Array];
     expect(Math.max(...a.map((v, i) => Math.abs(v - b[i])))).toBeGreaterThan(0.1);
     // Inference encodes [frames; mirrored frames] and takes mirrorMean; the mirror's raw tokens are the view's grid
@@ -96,7 +90,7 @@ describe('the mirrored view of the encoder tokens', () => {
   });
 
   it('is refused for an encoder whose tail trains, whose map the training graph finishes', async () => {
-    const split: ResolvedEncoder = { ...symmetricEncoder(), split: { prefix: symmetricEncoder().network, channels: 3, grid: 2, tail: (map) => map, initial: new Map() } };
+    const split: ResolvedEncoder = { ...symmetric(), split: { prefix: symmetric().network, channels: 3, grid: 2, tail: (map) => map, initial: new Map() } };
     await expect(encoderExtractor(config, { encoder: split, mirrored: true })).rejects.toThrow(/mirrored views .* need a frozen encoder/);
   });
 });
@@ -129,7 +123,7 @@ describe('a training run on mirrored views', () => {
       cache,
       stages: ['pretrain'],
       config: CONFIG,
-      resolveEncoder: sidedEncoder,
+      resolveEncoder: sided,
       epochs: 4,
       maxSteps: 6,
       batch: 4,
@@ -170,56 +164,5 @@ describe('a training run on mirrored views', () => {
     expect(stepLosses(plain)).toHaveLength(6);
     expect(stepLosses(plain).some((loss, i) => Math.abs(loss - stepLosses(whole)[i]) > 1e-6)).toBe(true);
     expect(JSON.parse(readFileSync(path.join(plain, 'model', 'config.json'), 'utf8')).training.mirror_views).toBeUndefined();
-  });
-});
-
-describe("the mirrored view's words", () => {
-  it('swap left and right, whole words only, keeping capitals', () => {
-    expect(swapSides('The head is turned toward the left of the frame; the face is angled to the viewer’s right.')).toBe(
-      'The head is turned toward the right of the frame; the face is angled to the viewer’s left.',
-    );
-    expect(swapSides('Left eye closed, RIGHT brow raised, Right cheek.')).toBe('Right eye closed, LEFT brow raised, Left cheek.');
-    expect(swapSides('A bright, leftover smile was left out.')).toBe('A bright, leftover smile was right out.'); // whole words: the annotator never uses "left" as a verb
-    expect(swapSides('No sides here.')).toBe('No sides here.');
-  });
-
-  it('go with the mirrored tokens: an example that names a side trains on its swapped answer when its crops are mirrored', async () => {
-    const data = await expressionFolder(4, async (k, happy, media) => {
-      await (await twoTone({ r: 200, g: 40, b: 40 }, { r: 40, g: 40, b: 200 })).png().toFile(path.join(media, `${k}.png`));
-      const answer = k === 0 ? 'The person looks happy. The head is turned toward the left of the frame.' : happy ? 'The person looks happy.' : 'The person looks sad.';
-      return { image: `${k}.png`, answer, landmarks: LANDMARKS };
-    });
-    const config = parseModelDirConfig({ ...CONFIG, tasks: ['expression'] });
-    const tokenizer = llamaTokenizer();
-    const { examples } = await loadExamples(await listJsonl([data]), { tokenizer, config: config.face_llava, split: 'train' });
-    const [sided, plainOnly] = [examples[0], examples[1]];
-    expect(plainOnly.mirrorText).toBeUndefined();
-    const answer = (ids: Int32Array, labels: Int32Array) => tokenizer.decode([...ids].filter((_, i) => labels[i] >= 0));
-    expect(answer(sided.ids, sided.labels)).toContain('toward the left of the frame');
-    expect(answer(sided.mirrorText!.ids, sided.mirrorText!.labels)).toContain('toward the right of the frame');
-
-    const cache = tmp();
-    const stores = await Promise.all(
-      [false, true].map(async (mirrored) => {
-        const extractor = await encoderExtractor(config, { encoder: sidedEncoder(), mirrored });
-        const store = await FeatureStore.open(cache, extractor);
-        await store.ensure(examples.flatMap((e) => e.frames));
-        await extractor.release();
-        return store;
-      }),
-    );
-    const batch = [sided, plainOnly];
-    // random() < ½ mirrors: the first example mirrored, the second not.
-    const draws = [0.1, 0.9];
-    const mixed = await collate(batch, config.face_llava, stores[0], { mirrored: { store: stores[1], random: () => draws.shift()! } });
-    const plain = await collate(batch, config.face_llava, stores[0]);
-    const [mirroredTokens, plainTokens] = [await stores[1].read(sided.frames), await stores[0].read(plainOnly.frames)];
-    const fed = mixed.feeds[ENCODER_TOKENS].data as Float32Array;
-    expect(fed.subarray(0, 16)).toEqual(mirroredTokens.data);
-    expect(fed.subarray(16)).toEqual(plainTokens.data);
-    expect(fed.subarray(0, 16)).not.toEqual((plain.feeds[ENCODER_TOKENS].data as Float32Array).subarray(0, 16));
-    const row0 = (c: typeof mixed) => [...(c.feeds[IO.textIds].data as BigInt64Array)].map(Number).slice(0, sided.ids.length);
-    expect(tokenizer.decode(row0(mixed).filter((t) => t >= 0))).toContain('toward the right of the frame');
-    expect(tokenizer.decode(row0(plain).filter((t) => t >= 0))).toContain('toward the left of the frame');
   });
 });

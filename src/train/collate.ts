@@ -6,7 +6,7 @@ import type { Batch } from '../graph/trainer-step.js';
 import type { FaceLlavaConfig } from '../model/config.js';
 import { IO, spliceLayout, usesLandmarks, visualTokensPerFrame } from '../model/face-llava.js';
 import { NUM_LANDMARKS } from '../model/regions.js';
-import type { Example, ExampleText } from './data.js';
+import type { Example } from './data.js';
 import type { FeatureStore } from './features.js';
 import { ANSWER_LABELS, ANSWER_POSITIONS, answerTargets, ENCODER_TOKENS } from './graph.js';
 
@@ -23,24 +23,21 @@ export interface CollateOptions {
   readonly leadWeight?: number;
   /** Inverted dropout of the encoder's tokens (dropFeatures): the share p zeroed, drawn from `random`. */
   readonly featureDropout?: { readonly p: number; readonly random: () => number };
-  /** Each example reads its frames from this store of mirrored views (the grid flipped back), and its conversation
-   * with left and right swapped (Example.mirrorText), where `random()` < ½, drawn once per example in order, so all
-   * frames of a video take the same view. */
+  /** Each example reads its frames from this store of mirrored views (the grid flipped back) where `random()` < ½,
+   * drawn once per example in order, so all frames of a video take the same view. */
   readonly mirrored?: { readonly store: FeatureStore; readonly random: () => number };
 }
 
 export async function collate(examples: readonly Example[], cfg: FaceLlavaConfig, store: FeatureStore, options: CollateOptions = {}): Promise<Collated> {
   const { leadWeight = 1, featureDropout, mirrored } = options;
   const frames = examples.flatMap((e) => e.frames);
-  const flips = examples.map(() => (mirrored ? mirrored.random() < 0.5 : false));
-  const texts: ExampleText[] = examples.map((e, i) => (flips[i] ? (e.mirrorText ?? e) : e));
   const layout = spliceLayout(
-    texts.map((t) => Array.from(t.ids)),
+    examples.map((e) => Array.from(e.ids)),
     { tokensPerFrame: visualTokensPerFrame(cfg), imageTokenIndex: cfg.image_token_index },
-    texts.map((t) => Array.from(t.labels)),
+    examples.map((e) => Array.from(e.labels)),
   );
-  const targets = answerTargets(layout.labels!, leadWeight > 1 ? { tokens: texts.map((t) => t.leadTokens), weight: leadWeight } : undefined);
-  const tokens = mirrored ? await readViews(examples, flips, store, mirrored.store) : await store.read(frames);
+  const targets = answerTargets(layout.labels!, leadWeight > 1 ? { tokens: examples.map((e) => e.leadTokens), weight: leadWeight } : undefined);
+  const tokens = mirrored ? await readViews(examples, store, mirrored) : await store.read(frames);
   if (featureDropout) dropFeatures(tokens, featureDropout.p, featureDropout.random);
   const feeds: Batch = {
     [ENCODER_TOKENS]: tokens,
@@ -61,14 +58,14 @@ export async function collate(examples: readonly Example[], cfg: FaceLlavaConfig
   }
   return {
     feeds,
-    tokens: texts.reduce((n, t) => n + t.length, 0),
-    answerTokens: texts.reduce((n, t) => n + t.answerTokens, 0),
+    tokens: examples.reduce((n, e) => n + e.length, 0),
+    answerTokens: examples.reduce((n, e) => n + e.answerTokens, 0),
   };
 }
 
-/** The encoder tokens [F, N, C] of the examples' frames, each example's from the plain or (`flips`) the mirrored store. */
-async function readViews(examples: readonly Example[], flips: readonly boolean[], plain: FeatureStore, mirrored: FeatureStore): Promise<HostTensor> {
-  const parts = await Promise.all(examples.map((e, i) => (flips[i] ? mirrored : plain).read(e.frames)));
+/** The encoder tokens [F, N, C] of the examples' frames, each example's from the plain or the mirrored store. */
+async function readViews(examples: readonly Example[], plain: FeatureStore, mirrored: NonNullable<CollateOptions['mirrored']>): Promise<HostTensor> {
+  const parts = await Promise.all(examples.map((e) => (mirrored.random() < 0.5 ? mirrored.store : plain).read(e.frames)));
   const [n, c] = parts[0].shape.slice(1);
   const out = new Float32Array(parts.reduce((sum, t) => sum + t.data.length, 0));
   let at = 0;

@@ -18,12 +18,15 @@ import type { Tokenizer } from '../text/tokenizer.js';
 /** Where one frame's crop is: an image file, or frame `index` of a clip. */
 export type FrameRef = { readonly file: string } | { readonly clip: string; readonly index: number };
 
-/** A conversation as the decoder trains on it. */
-export interface ExampleText {
+export interface Example {
+  readonly id: string;
   /** Token ids with IMAGE_TOKEN_INDEX once per frame. */
   readonly ids: Int32Array;
   /** The ids on answer tokens, IGNORE_INDEX elsewhere (aligned with ids). */
   readonly labels: Int32Array;
+  readonly frames: readonly FrameRef[];
+  /** [F, 68, 2] normalized to the crop. */
+  readonly landmarks: Float32Array;
   /** Positions once every placeholder is replaced by a frame's visual tokens. */
   readonly length: number;
   /** Positions counted by the loss. */
@@ -31,31 +34,8 @@ export interface ExampleText {
   /** How many of those, from the first, make up the first answer's first sentence — where a FaceInstruct answer
    * states its label (`leadSentenceTokens`); `--lead-weight` counts them more in the loss. */
   readonly leadTokens: number;
-}
-
-export interface Example extends ExampleText {
-  readonly id: string;
-  readonly frames: readonly FrameRef[];
-  /** [F, 68, 2] normalized to the crop. */
-  readonly landmarks: Float32Array;
-  /** The conversation with left and right swapped (swapSides), what it says of the crops mirrored; only where
-   * that changes it (FaceInstruct states the head's turn and tilt by the side of the frame). */
-  readonly mirrorText?: ExampleText;
   /** The record's single class label (`label` of expression and real/fake records), for per-label balancing. */
   readonly label?: string;
-}
-
-/**
- * A text as it reads of the mirror image: each word `left` and `right` swapped, capitals kept. "The head is turned
- * toward the left of the frame" is true of the mirror image of a face of which "… toward the right …" is true; so
- * is "the person's left eye" of its right eye.
- */
-export function swapSides(text: string): string {
-  return text.replace(/\b(left|right)\b/gi, (word) => {
-    const other = word.toLowerCase() === 'left' ? 'right' : 'left';
-    if (word === word.toUpperCase()) return other.toUpperCase();
-    return word[0] === word[0].toUpperCase() ? other[0].toUpperCase() + other.slice(1) : other;
-  });
 }
 
 export interface LoadOptions {
@@ -179,40 +159,28 @@ function toExample(raw: unknown, folder: string, where: string, o: LoadOptions):
     : [{ file: resolve(folder, r.image as string) }];
 
   const turns = toTurns(r.conversations, isVideo ? count : 1, fail);
-  const text = exampleText(turns, frames.length, o, fail);
-  if (typeof text === 'string') return text;
-  const swapped = turns.map((t) => ({ ...t, content: swapSides(t.content) }));
-  const mirrorText = swapped.some((t, i) => t.content !== turns[i].content) ? exampleText(swapped, frames.length, o, fail) : undefined;
-  return {
-    id,
-    ...text,
-    frames,
-    landmarks,
-    ...(typeof mirrorText === 'object' && { mirrorText }),
-    ...(typeof r.label === 'string' && { label: r.label }),
-  };
-}
-
-/** A conversation's tokens and answer labels, or why it cannot train (`too_long`, `no_answer`). */
-function exampleText(turns: ChatTurn[], frames: number, o: LoadOptions, fail: (what: string) => never): ExampleText | string {
   const example = tokenizeConversation(turns, o.tokenizer);
   const placeholders = example.inputIds.filter((t) => t === IMAGE_TOKEN_INDEX).length;
-  if (placeholders !== frames) fail(`the conversation has ${placeholders} media placeholders for ${frames} frame(s)`);
+  if (placeholders !== frames.length) fail(`the conversation has ${placeholders} media placeholders for ${frames.length} frame(s)`);
 
   const perFrame = visualTokensPerFrame(o.config);
   const maxLength = o.maxLength ?? o.config.llm.max_position_embeddings;
   // LLaVA truncates input_ids to model_max_length; here the cut is in spliced positions, and never inside the frames.
-  const keep = Math.min(example.inputIds.length, maxLength - frames * (perFrame - 1));
+  const keep = Math.min(example.inputIds.length, maxLength - frames.length * (perFrame - 1));
   if (keep <= example.inputIds.lastIndexOf(IMAGE_TOKEN_INDEX)) return 'too_long';
   const labels = Int32Array.from(example.labels.slice(0, keep));
   const answerTokens = labels.reduce((n, l) => n + (l === IGNORE_INDEX ? 0 : 1), 0);
   if (answerTokens === 0) return 'no_answer';
   return {
+    id,
     ids: Int32Array.from(example.inputIds.slice(0, keep)),
     labels,
-    length: keep + frames * (perFrame - 1),
+    frames,
+    landmarks,
+    length: keep + frames.length * (perFrame - 1),
     answerTokens,
     leadTokens: leadSentenceTokens(labels, o.tokenizer),
+    ...(typeof r.label === 'string' && { label: r.label }),
   };
 }
 
