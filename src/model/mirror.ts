@@ -6,7 +6,8 @@
 // A face is (nearly) symmetric, a frozen network is not: its two readings of the same face differ, and their mean
 // is a steadier description of it, for the price of one more encoder pass (the decoder sees as many tokens). A
 // model with a landmark branch gets the mirror's landmarks too: x → 1 − x, renumbered so that each index names the
-// same iBUG point it did (the mirror's image-left eye is points 36–41 again).
+// same iBUG point it did (the mirror's image-left eye is points 36–41 again). `train --mirror-views` trains on the
+// two halves one at a time (flipGrid of the mirror's tokens: train/extractor.ts).
 import { f32, type HostTensor } from '../graph/host.js';
 import type { PatchGrid } from './regions.js';
 
