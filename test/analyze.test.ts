@@ -81,7 +81,7 @@ describe.skipIf(!packAvailable('realorfake'))('FaceLlavaPipeline', () => {
   });
 
   it('asks all five tasks in one batch, encoding the media once', async () => {
-    const encode = vi.spyOn(FaceLlava.prototype, 'encodeMedia');
+    const encode = vi.spyOn(FaceLlava.prototype, 'encode');
     const streamed = new Map<Task | null, string>();
     try {
       const r = await fl.analyze(image, { task: 'all', maxNewTokens: 6, ignoreEos: true, onText: (d, task) => streamed.set(task, (streamed.get(task) ?? '') + d) });

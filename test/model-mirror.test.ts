@@ -187,10 +187,10 @@ describe('mirror test-time augmentation as an option', () => {
       const landmarks = Array.from({ length: 68 }, (_, i): [number, number] => [0.2 + 0.6 * r(), 0.2 + 0.6 * (i / 68)]);
       const media = { kind: 'image' as const, crops: [crop], landmarks: [landmarks] };
       const seen: { frames: number[]; landmarks?: number[]; out: HostTensor }[] = [];
-      const encode = pretrained.model.encodeMedia.bind(pretrained.model);
-      pretrained.model.encodeMedia = async (frames, lm) => {
-        const out = await encode(frames, lm);
-        seen.push({ frames: [...frames.shape], landmarks: lm && [...lm.shape], out });
+      const encode = pretrained.model.encode.bind(pretrained.model);
+      pretrained.model.encode = async (frames, lm, o) => {
+        const out = await encode(frames, lm, o);
+        seen.push({ frames: [...frames.shape], landmarks: lm && [...lm.shape], out: out.visual });
         return out;
       };
       const question = { media, instruction: 'What is the facial expression?' };
@@ -199,7 +199,7 @@ describe('mirror test-time augmentation as an option', () => {
       expect(seen.map((s) => [s.frames[0], s.landmarks?.[0]])).toEqual([[1, 1], [2, 2]]);
       // The mirror's half is what the mirrored frames encode to on their own.
       const { frames, landmarks: lm } = await mediaTensors(media, pretrained.preprocess, true);
-      const alone = await encode(f32(frames.shape, (withMirrored(frames).data as Float32Array).subarray(frames.data.length)), f32(lm!.shape, (withMirroredLandmarks(lm!).data as Float32Array).subarray(lm!.data.length)));
+      const { visual: alone } = await encode(f32(frames.shape, (withMirrored(frames).data as Float32Array).subarray(frames.data.length)), f32(lm!.shape, (withMirroredLandmarks(lm!).data as Float32Array).subarray(lm!.data.length)));
       const half = (seen[1].out.data as Float32Array).subarray(alone.data.length);
       half.forEach((x, i) => expect(x).toBeCloseTo((alone.data as Float32Array)[i], 4));
     } finally {

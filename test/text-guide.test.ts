@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { labelGuide } from '../src/pipeline/label-guides.js';
 import { generate, type DecoderStepper, type PromptInput, type StepInput } from '../src/text/generate.js';
-import { continuationIds, digitIds, distinguishing, ListGuide, logSoftmax, MedianNumberGuide, scoreContinuations, type DecodingGuide, type GuideState } from '../src/text/guide.js';
+import { ClassGuide, continuationIds, digitIds, distinguishing, ListGuide, logSoftmax, MedianNumberGuide, pooledClasses, pooledOdds, scoreContinuations, type DecodingGuide, type GuideState } from '../src/text/guide.js';
+import { expressionOpenings } from '../src/data/annotators/offline.js';
+import type { LabelHead } from '../src/model/label-heads.js';
 import { llamaTokenizer } from '../src/text/tokenizer.js';
 
 const tokenizer = llamaTokenizer();
@@ -129,6 +131,65 @@ describe('decoding guides', () => {
     expect(labelGuide('age', tokenizer)).toBeInstanceOf(MedianNumberGuide);
     expect(labelGuide('attributes', tokenizer)).toBeInstanceOf(ListGuide);
     for (const task of ['expression', 'deepfake', 'au'] as const) expect(labelGuide(task, tokenizer)).toBeUndefined();
+  });
+
+  it('pools a yes/no probability and class probabilities log-linearly with another reader\'s', () => {
+    expect(pooledOdds(0.4, 0.9, 0)).toBeCloseTo(0.4, 12);
+    expect(pooledOdds(0.4, 0.9, 1)).toBeCloseTo(0.9, 9);
+    expect(pooledOdds(0.4, Number.NaN, 0.5)).toBe(0.4);
+    // logit = ½·logit 0.4 + ½·logit 0.9 = ½·(−0.405 + 2.197)
+    expect(pooledOdds(0.4, 0.9, 0.5)).toBeCloseTo(1 / (1 + Math.exp(-0.5 * (Math.log(0.4 / 0.6) + Math.log(0.9 / 0.1)))), 9);
+    const p = pooledClasses([0.6, 0.4], [0.1, 0.9], 0.5);
+    expect(p[0]).toBeCloseTo(Math.sqrt(0.06) / (Math.sqrt(0.06) + Math.sqrt(0.36)), 9);
+    expect(p[0] + p[1]).toBeCloseTo(1, 12);
+    expect([...pooledClasses([0.6, 0.4], [0.1, 0.9], 0)].map((v) => +v.toFixed(9))).toEqual([0.6, 0.4]);
+  });
+
+  it('opens with the class the openings sum to, where greedy decoding follows one wording; with evidence, the pooled class', async () => {
+    // happy 0.35 + 0.25 = 0.6 over two wordings, sad 0.4 over one; greedy goes "This face shows" (0.65) then sadness.
+    const answers = new Map([
+      ['The person in this image looks happy. The lips are lifted.', 0.35],
+      ['This face shows happiness. The lips are lifted.', 0.25],
+      ['This face shows sadness. The lips are lowered.', 0.4],
+    ]);
+    const openings = (['happy', 'sad'] as const).map((x) => expressionOpenings(x, 'image'));
+    expect(await answer(answers)).toBe('This face shows sadness. The lips are lowered.');
+    const alone = new ClassGuide(tokenizer, { openings });
+    expect(await answer(answers, alone)).toBe('The person in this image looks happy. The lips are lifted.');
+    expect(alone.chosen).toBe(0);
+    expect(alone.model![0]).toBeCloseTo(0.6, 5);
+    // A head 0.9 sure of sad, at half the weight: √(0.6·0.1) < √(0.4·0.9).
+    const pooled = new ClassGuide(tokenizer, { openings, evidence: { probabilities: [0.1, 0.9], weight: 0.5 } });
+    expect(await answer(answers, pooled)).toBe('This face shows sadness. The lips are lowered.');
+    expect(pooled.pooled![1]).toBeGreaterThan(0.5);
+    // The head alone picks even a class the decoder gives no mass: its most probable opening is written whole.
+    const forced = new ClassGuide(tokenizer, { openings: [...openings, expressionOpenings('angry', 'image')], evidence: { probabilities: [0, 0, 1], weight: 1 } });
+    expect(await answer(answers, forced)).toMatch(/angry|anger/);
+  });
+
+  it('lists an item the model doubts when the evidence is sure enough, and leaves out one the evidence rules out', async () => {
+    const answers = independentLists([0.4, 0.3, 0.3, 0.3, 0.3, 0.9], attributeList);
+    const guide = new ListGuide(tokenizer, {
+      items: ATTRIBUTES,
+      starts: (s) => s.text.trimEnd().endsWith(':'),
+      lead: ' ',
+      separator: ', ',
+      end: '.',
+      // arched eyebrows: 0.4 with 0.9 → in; young: 0.9 with 0.05 → out; no evidence for the rest.
+      evidence: { probabilities: [0.9, Number.NaN, Number.NaN, Number.NaN, Number.NaN, 0.05], weight: 0.5 },
+    });
+    expect(await answer(answers, guide)).toBe(attributeList([0]));
+  });
+
+  it('with a label head, guides the expression and the action units too', () => {
+    const head = (labels: string[]): { head: LabelHead; probabilities: number[]; weight: number } => ({
+      head: { kind: 'softmax', labels, weight: new Float32Array(labels.length), bias: new Float32Array(labels.length) },
+      probabilities: labels.map(() => 1 / labels.length),
+      weight: 0.5,
+    });
+    expect(labelGuide('expression', tokenizer, { head: head(['happy', 'sad']) })).toBeInstanceOf(ClassGuide);
+    expect(labelGuide('au', tokenizer, { head: head(['1', '12']) })).toBeInstanceOf(ListGuide);
+    expect(labelGuide('deepfake', tokenizer, { head: head(['real', 'fake']) })).toBeUndefined();
   });
 
   it('needs an engine that can score continuations', async () => {

@@ -33,6 +33,7 @@ interface AnalyzeCliOptions {
   temperature?: number;
   seed: number;
   labelRules: boolean;
+  labelHeads: boolean;
   mirror?: boolean;
   fullVocab?: boolean;
   allFaces?: boolean;
@@ -100,6 +101,7 @@ async function analyzeFiles(files: string[], o: AnalyzeCliOptions, io: CliIo): P
     maxNewTokens: o.maxNewTokens,
     sampling: { seed: o.seed, ...(o.temperature !== undefined && { temperature: o.temperature }) },
     labelRules: o.labelRules,
+    labelHeads: o.labelHeads,
     mirror: o.mirror,
     faces: o.allFaces ? 'all' : 'primary',
     maxFaces: o.maxFaces,
@@ -148,6 +150,7 @@ export function analyzeCommand(io: CliIo = processIo): Command {
     .option('--temperature <x>', "sampling temperature, 0 for greedy (default: the model's setting)", nonNegative)
     .option('--seed <n>', 'sampling seed', integer(0), 0)
     .option('--no-label-rules', "sample the label like the rest of the answer instead of choosing it by the task's decision rule (age: the median of the model's distribution; attributes: each one the model gives better than even odds)")
+    .option('--no-label-heads', "leave the model's label heads out of the decision rules: the decoder alone chooses the label")
     .option('--mirror', "encode the face with its mirror image and average their visual tokens (test-time augmentation; default: the model's setting)")
     .option('--no-mirror', 'encode the face as it is only')
     .option('--full-vocab', "compute every token's logit even where the model lists an output vocabulary (config.json's output_vocab)")

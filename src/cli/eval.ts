@@ -48,6 +48,8 @@ interface EvalCliOptions {
   judgeModel: string;
   maxNewTokens?: number;
   labelRules: boolean;
+  labelHeads: boolean;
+  headWeight?: number;
   mirror?: boolean;
   fullVocab?: boolean;
   seed: number;
@@ -98,8 +100,13 @@ async function loadAnswerer(o: EvalCliOptions, log: (line: string) => void): Pro
   if (!tasks.includes(o.task)) log(`warning: the model was trained for ${tasks.join(', ')}, not ${o.task}`);
   return {
     name: modelDir,
-    answerer: modelAnswerer(pretrained, { maxNewTokens: o.maxNewTokens, labelRules: o.labelRules, mirror: o.mirror }),
-    generation: { ...generation, max_new_tokens: o.maxNewTokens ?? generation.max_new_tokens, label_rules: o.labelRules, mirror: o.mirror ?? pretrained.config.mirror, output_vocab: o.fullVocab ? null : (pretrained.config.output_vocab?.length ?? null) },
+    answerer: modelAnswerer(pretrained, { maxNewTokens: o.maxNewTokens, labelRules: o.labelRules, labelHeads: o.labelHeads, headWeight: o.headWeight, mirror: o.mirror }),
+    generation: {
+      ...generation,
+      max_new_tokens: o.maxNewTokens ?? generation.max_new_tokens,
+      label_rules: o.labelRules,
+      ...(o.labelRules && o.labelHeads && pretrained.labelHeads?.head(o.task) && { label_heads: o.headWeight ?? pretrained.labelHeads.weight }),
+      mirror: o.mirror ?? pretrained.config.mirror, output_vocab: o.fullVocab ? null : (pretrained.config.output_vocab?.length ?? null) },
     frames: modelConfig.frames_per_video,
     dispose: () => pretrained.dispose(),
   };
@@ -205,6 +212,8 @@ export function evalCommand(io: CliIo = processIo): Command {
         .default(PRESENT_AUS, 'present'),
     )
     .option('--no-label-rules', "sample the label's tokens like the rest of the answer instead of choosing them by the task's decision rule (age: the median of the model's distribution; attributes: each one the model gives better than even odds)")
+    .option('--no-label-heads', "leave the model's label heads out of the decision rules: the decoder alone chooses the label (the paper's protocol)")
+    .addOption(new Option('--head-weight <w>', "the label heads' share of the pooled decision, 0 to 1 (default: the model's label_heads.weight)").argParser(fraction))
     .option('--mirror', "encode each face with its mirror image and average their visual tokens (test-time augmentation; default: the model's setting)")
     .option('--no-mirror', 'encode each face as it is only')
     .option('--full-vocab', "compute every token's logit even where the model lists an output vocabulary (config.json's output_vocab)")

@@ -5,6 +5,7 @@ import { VERSION } from '../version.js';
 import { analyzeCommand } from './analyze.js';
 import { registerDataCommands } from './data.js';
 import { evalCommand } from './eval.js';
+import { registerHeadsCommand } from './heads.js';
 import { registerLandmarksCommand } from './landmarks.js';
 import { trainCommand } from './train.js';
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerDataCommands(program);
   program.addCommand(evalCommand());
   registerLandmarksCommand(program);
+  registerHeadsCommand(program);
   program.addCommand(trainCommand());
   return program;
 }

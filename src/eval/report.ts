@@ -10,7 +10,7 @@ import type { GenerationDefaults } from '../model/pretrained.js';
 /** How a model generated its answers: its generation settings, and whether labels were chosen by the tasks'
  * decision rules (absent in runs made before there were any: sampled). */
 /** `output_vocab`: how many tokens the head computed, null for the whole vocabulary. */
-export type EvalGeneration = GenerationDefaults & { label_rules?: boolean; mirror?: boolean; output_vocab?: number | null };
+export type EvalGeneration = GenerationDefaults & { label_rules?: boolean; label_heads?: number; mirror?: boolean; output_vocab?: number | null };
 import { barChart, heatmap, histogram } from './chart.js';
 import { REASONING_CRITERIA, type JudgeSummary } from './judge.js';
 import type { ClassificationReport } from './metrics.js';
@@ -228,7 +228,7 @@ export function renderReport(metrics: EvalMetrics, result: EvalResult): string {
     `- data: ${metrics.source}, ${describeSplit(metrics.split, metrics.splitAssignment)}${metrics.limit !== null ? `, a hash sample of at most ${metrics.limit}` : ''}; ${metrics.n} samples scored, ${metrics.skipped} skipped; crops: ${metrics.crop}`,
     `- instruction: ${metrics.instruction}`,
     generation
-      ? `- generation: temperature ${generation.temperature}, top-k ${generation.top_k}, up to ${generation.max_new_tokens} new tokens, seed ${metrics.seed}${generation.label_rules ? ", labels chosen by the task's decision rule" : ', labels sampled'}${generation.mirror ? ', each face averaged with its mirror image' : ''}${generation.output_vocab ? `, tokens from the model's output vocabulary of ${generation.output_vocab}` : ''}`
+      ? `- generation: temperature ${generation.temperature}, top-k ${generation.top_k}, up to ${generation.max_new_tokens} new tokens, seed ${metrics.seed}${generation.label_rules ? `, labels chosen by the task's decision rule${generation.label_heads != null ? ` with the label heads pooled in (weight ${generation.label_heads})` : ''}` : ', labels sampled'}${generation.mirror ? ', each face averaged with its mirror image' : ''}${generation.output_vocab ? `, tokens from the model's output vocabulary of ${generation.output_vocab}` : ''}`
       : '- generation: none (a baseline answers with its label)',
     `- date: ${metrics.created}`,
     '',

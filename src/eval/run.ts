@@ -54,10 +54,10 @@ export interface Answerer {
  * A loaded model directory as an Answerer, generating as its config says (or up to `maxNewTokens`); labels are
  * chosen by the tasks' decision rules unless `labelRules` is false (pipeline/label-guides.ts).
  */
-export function modelAnswerer(pretrained: Pretrained, options: { maxNewTokens?: number; labelRules?: boolean; mirror?: boolean } = {}): Answerer {
+export function modelAnswerer(pretrained: Pretrained, options: { maxNewTokens?: number; labelRules?: boolean; labelHeads?: boolean; headWeight?: number; mirror?: boolean } = {}): Answerer {
   return {
     async answer(questions, seed) {
-      const { generations } = await answerQuestions(pretrained, questions, { maxNewTokens: options.maxNewTokens, sampling: { seed }, labelRules: options.labelRules, mirror: options.mirror });
+      const { generations } = await answerQuestions(pretrained, questions, { maxNewTokens: options.maxNewTokens, sampling: { seed }, labelRules: options.labelRules, labelHeads: options.labelHeads, headWeight: options.headWeight, mirror: options.mirror });
       return generations.map((g) => g.text.trim());
     },
   };

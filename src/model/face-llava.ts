@@ -39,9 +39,13 @@ export function usesLandmarks(cfg: FaceLlavaConfig): boolean {
  * does when it is given none.
  */
 export function visualTokens(cfg: FaceLlavaConfig, encoder: VisualEncoder, frames: Tensor, landmarks?: Tensor): Tensor {
-  const g = frames.graph;
+  return projectTokens(cfg, encoder, encoder.encode(frames), landmarks);
+}
+
+/** The visual path after the encoder: its tokens [F, N, C] (and the landmarks) → h_v^l [F, N, d]. */
+function projectTokens(cfg: FaceLlavaConfig, encoder: VisualEncoder, tokens: Tensor, landmarks?: Tensor): Tensor {
+  const g = tokens.graph;
   const width = cfg.llm.hidden_size;
-  const tokens = encoder.encode(frames);
   return g.scope('model', () => {
     const hv = projector(cfg.standardize_tokens ? standardizeTokens(tokens) : tokens, cfg.mm_projector_type, width);
     const x = cfg.cross_attn;
@@ -149,16 +153,23 @@ export const IO = {
   attentionMask: 'attention_mask',
   labels: 'labels',
   visualTokens: 'visual_tokens',
+  /** The encoder's tokens averaged over the grid [F, C]: what the label heads read (label-heads.ts). */
+  pooledFeatures: 'pooled_features',
   logits: 'logits',
   loss: 'loss',
 } as const;
 
-/** The visual path alone: pixel_values [F, ...frameShape] (+ landmarks [F, 68, 2]) → visual_tokens [F, N, d]. */
-export function buildVisualGraph(cfg: FaceLlavaConfig, encoder: VisualEncoder, withLandmarks = usesLandmarks(cfg)): Graph {
+/**
+ * The visual path alone: pixel_values [F, ...frameShape] (+ landmarks [F, 68, 2]) → visual_tokens [F, N, d], and
+ * with `pooled` the encoder's tokens averaged over the grid, pooled_features [F, C].
+ */
+export function buildVisualGraph(cfg: FaceLlavaConfig, encoder: VisualEncoder, withLandmarks = usesLandmarks(cfg), pooled = false): Graph {
   const g = new Graph('face_llava_visual');
   const frames = g.input(IO.pixels, 'float32', ['frames', ...encoder.frameShape]);
   const landmarks = withLandmarks ? g.input(IO.landmarks, 'float32', ['frames', NUM_LANDMARKS, 2]) : undefined;
-  g.output(IO.visualTokens, visualTokens(cfg, encoder, frames, landmarks));
+  const tokens = encoder.encode(frames);
+  g.output(IO.visualTokens, projectTokens(cfg, encoder, tokens, landmarks));
+  if (pooled) g.output(IO.pooledFeatures, ops.mean(tokens, [1]));
   return g;
 }
 
@@ -224,8 +235,8 @@ export interface FaceLlavaOptions extends LlamaRunnerOptions {
  * visual tokens into the prompt embeddings, and lets the text side's `generate` drive the KV-cached decoder.
  */
 export class FaceLlava {
-  /** Compiled visual paths, with and without landmarks, built on first use. */
-  private readonly visual = new Map<boolean, Promise<Session>>();
+  /** Compiled visual paths, with and without landmarks and pooled features, built on first use. */
+  private readonly visual = new Map<string, Promise<Session>>();
 
   private constructor(
     readonly config: FaceLlavaConfig,
@@ -264,15 +275,26 @@ export class FaceLlava {
 
   /** Visual tokens [F, N, d] of frames [F, ...frameShape] and, when given, their landmarks [F, 68, 2]. */
   async encodeMedia(frames: HostTensor, landmarks?: HostTensor): Promise<HostTensor> {
+    return (await this.encode(frames, landmarks)).visual;
+  }
+
+  /**
+   * Visual tokens [F, N, d] of frames, and with `pooled` the encoder's tokens averaged over the grid [F, C] (what
+   * label heads read), from the same encoder run.
+   */
+  async encode(frames: HostTensor, landmarks?: HostTensor, o: { pooled?: boolean } = {}): Promise<{ visual: HostTensor; pooled?: HostTensor }> {
     const withLandmarks = landmarks !== undefined && usesLandmarks(this.config);
-    let session = this.visual.get(withLandmarks);
+    const pooled = o.pooled === true;
+    const key = `${withLandmarks}:${pooled}`;
+    let session = this.visual.get(key);
     if (!session) {
-      session = compile(buildVisualGraph(this.config, this.encoder, withLandmarks), { params: 'initializers', weights: this.weights, noCache: true });
-      this.visual.set(withLandmarks, session);
+      session = compile(buildVisualGraph(this.config, this.encoder, withLandmarks, pooled), { params: 'initializers', weights: this.weights, noCache: true });
+      this.visual.set(key, session);
     }
     const feeds: Record<string, HostTensor> = { [IO.pixels]: frames };
     if (withLandmarks) feeds[IO.landmarks] = landmarks!;
-    return (await (await session).run(feeds))[IO.visualTokens];
+    const out = await (await session).run(feeds);
+    return { visual: out[IO.visualTokens], ...(pooled && { pooled: out[IO.pooledFeatures] }) };
   }
 
   /** The prompt embeddings [S × d] of `ids` with the visual tokens [F, N, d] of its F placeholders spliced in. */

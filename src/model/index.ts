@@ -12,3 +12,4 @@ export { clipVisionHiddenStates, hiddenStateIndex, type ClipVisionOptions } from
 export { multiHeadAttention } from './vision/attention.js';
 export * from './llama.js';
 export * from './kv-cache.js';
+export * from './label-heads.js';

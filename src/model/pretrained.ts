@@ -20,9 +20,10 @@ import { encodeBfloat16, encodeFloat16, openCheckpoint, writeShardedSafetensors,
 import { llamaTokenizer, type Tokenizer } from '../text/tokenizer.js';
 import type { HostTensor } from '../graph/host.js';
 import { declaredParams, loadWeights, tensorSource, type LoadReport, type ParamSpec, type WeightSource } from './checkpoint.js';
-import { DEFAULT_MODEL_CONFIG, FaceLlavaConfigSchema, type FaceLlavaConfig } from './config.js';
+import { DEFAULT_MODEL_CONFIG, FaceLlavaConfigSchema, visionWidth, type FaceLlavaConfig } from './config.js';
 import { buildTrainingGraph, FaceLlava, unusedCheckpointKeys } from './face-llava.js';
 import { buildInferenceGraph } from './kv-cache.js';
+import { LabelHeads, LabelHeadsConfigSchema, labelHeadsConfig, writeLabelHeads, type LabelHeadSet } from './label-heads.js';
 import { PreprocessSchema, type Preprocess } from './preprocess.js';
 import { visualEncoder, type EncoderSplit, type FrozenNetwork } from './vision/encoder.js';
 import { describeNpmNetworks, FACERES_ENCODER, isRegisteredNpmEncoder, npmPreprocess, resolveNpmEncoder } from './vision/npm-encoder.js';
@@ -86,6 +87,9 @@ export const ModelDirConfigSchema = z
      * pieces), it skips a head the decoder never puts mass on. Written by scripts/output-vocab.ts; absent: all.
      */
     output_vocab: z.array(z.number().int().min(0)).min(1).optional(),
+    /** Linear label heads on the pooled encoder features (model/label-heads.ts), their weights in label_heads.safetensors;
+     * written by `face-llava train --stage heads`. Absent: the decoder alone chooses each label. */
+    label_heads: LabelHeadsConfigSchema.optional(),
     /** The tasks the model was trained for. */
     tasks: z.array(z.enum(TASKS)).min(1),
   })
@@ -170,6 +174,8 @@ export interface Pretrained {
   readonly tokenizer: Tokenizer;
   /** Checkpoint keys the model knowingly ignored (missing and unexpected keys are errors). */
   readonly report: LoadReport;
+  /** The label heads config.json names (label_heads.safetensors), if any. */
+  readonly labelHeads?: LabelHeads;
   dispose(): Promise<void>;
 }
 
@@ -218,8 +224,10 @@ export async function loadPretrained(dir: string, options: LoadPretrainedOptions
   }
   const { weights, report } = bound;
   const outputIds = options.fullVocab ? undefined : config.output_vocab;
+  const labelHeads = LabelHeads.load(root, config.label_heads, visionWidth(cfg.vision));
   const model = await FaceLlava.create(cfg, (name) => weights.get(name), { network, threads: options.threads, outputIds });
   return {
+    labelHeads,
     dir: root,
     model,
     config,
@@ -287,6 +295,12 @@ export interface SavePretrainedOptions {
    * loading converts them back to float32. Default: as given.
    */
   readonly dtype?: 'float16' | 'bfloat16';
+  /**
+   * Label heads to store with the model (label_heads.safetensors, config.json's `label_heads`). Without them the
+   * config's `label_heads` is dropped: heads are fitted to the encoder and the model they were saved with, and are
+   * fitted again (`face-llava train --stage heads`) for a model trained further.
+   */
+  readonly labelHeads?: LabelHeadSet;
 }
 
 const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
@@ -337,7 +351,9 @@ export async function writeModelDirConfig(dir: string, config: ModelDirConfigInp
  */
 export async function savePretrained(dir: string, options: SavePretrainedOptions): Promise<string> {
   const target = resolve(dir);
-  const config = parseModelDirConfig(options.config);
+  // Label heads read the encoder the model was saved with: they travel only when given (a config's own are dropped).
+  const { label_heads: _heads, ...rest } = options.config;
+  const config = parseModelDirConfig(options.labelHeads ? { ...rest, label_heads: labelHeadsConfig(options.labelHeads) } : rest);
   await checkWeights(config, options.weights, options.encoder);
   if (existsSync(target)) {
     const entries = await readdir(target);
@@ -352,6 +368,7 @@ export async function savePretrained(dir: string, options: SavePretrainedOptions
     await writeFile(join(staging, CONFIG_FILE_NAME), formatModelDirConfig(config));
     const weights = options.dtype ? storedAs(options.weights, options.dtype) : options.weights;
     writeShardedSafetensors(staging, weights, { maxShardBytes: options.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES, metadata: { format: 'pt' } });
+    if (options.labelHeads) writeLabelHeads(staging, options.labelHeads);
     if (options.card !== undefined) await writeFile(join(staging, MODEL_CARD_FILE_NAME), options.card);
   } catch (err) {
     await rm(staging, { recursive: true, force: true });

@@ -10,6 +10,8 @@ import type { SamplingOptionsInput } from '../text/sampling.js';
 import type { Task } from '../data/build/types.js';
 import { labelGuide } from './label-guides.js';
 import { mirrorMean, withMirrored, withMirroredLandmarks } from '../model/mirror.js';
+import { meanRows } from '../model/label-heads.js';
+import type { DecodingGuide } from '../text/guide.js';
 import { mediaTensors, promptIds, type FaceMedia } from './requests.js';
 
 /** A question about a face's media; questions holding the same media object share its encoding. */
@@ -32,6 +34,10 @@ export interface AnswerOptions {
   onText?: (question: number, delta: string) => void;
   /** Choose the labels of questions with a task by their decision rules (default true); false samples them. */
   labelRules?: boolean;
+  /** Pool the model's label heads into those rules, where it has them (default true); false: the decoder alone. */
+  labelHeads?: boolean;
+  /** The heads' share w of the pooled decision (default: config.json's `label_heads.weight`). */
+  headWeight?: number;
   /** Encode each face with its mirror image and average their visual tokens (model/mirror.ts); default: the model
    * directory's `mirror`. */
   mirror?: boolean;
@@ -62,13 +68,28 @@ export async function answerQuestions(
   const tensors = await Promise.all(media.map((m) => mediaTensors(m, pretrained.preprocess, withLandmarks)));
   const preprocessed = performance.now();
   const visual = new Map<FaceMedia, HostTensor>();
+  /** The pooled encoder features of each piece of media, where label heads will read them. */
+  const pooled = new Map<FaceMedia, Float32Array>();
   const mirror = options.mirror ?? pretrained.config.mirror;
+  const heads = options.labelRules === false || options.labelHeads === false ? undefined : pretrained.labelHeads;
+  const headed = new Set(questions.filter((q) => q.task !== undefined && heads?.head(q.task)).map((q) => q.media));
   for (const [i, { frames, landmarks }] of tensors.entries()) {
-    const tokens = mirror
-      ? mirrorMean(await model.encodeMedia(withMirrored(frames), landmarks && withMirroredLandmarks(landmarks)), model.encoder.grid)
-      : await model.encodeMedia(frames, landmarks);
+    const wantPooled = headed.has(media[i]);
+    const encoded = mirror
+      ? await model.encode(withMirrored(frames), landmarks && withMirroredLandmarks(landmarks), { pooled: wantPooled })
+      : await model.encode(frames, landmarks, { pooled: wantPooled });
+    const tokens = mirror ? mirrorMean(encoded.visual, model.encoder.grid) : encoded.visual;
     visual.set(media[i], pretrained.config.video_tokens === 'frame_mean' ? frameMean(tokens) : tokens);
+    // The mean over the frames and the mirror images: as the heads were fitted (train/label-heads.ts).
+    if (encoded.pooled) pooled.set(media[i], meanRows(encoded.pooled));
   }
+  const guideFor = (q: Question): DecodingGuide | undefined => {
+    if (!q.task) return undefined;
+    const head = heads?.head(q.task);
+    const features = pooled.get(q.media);
+    const reading = head && features && heads ? { head, probabilities: heads.probabilities(q.task, features)!, weight: options.headWeight ?? heads.weight } : undefined;
+    return labelGuide(q.task, tokenizer, { media: q.media.kind, head: reading });
+  };
   const encoded = performance.now();
   let prefilled: number | undefined;
   const generations = await model.generate(
@@ -82,7 +103,7 @@ export async function answerQuestions(
       sampling: { temperature: generation.temperature, topK: generation.top_k, ...options.sampling },
       stopIds: options.stopIds,
       onText: options.onText,
-      guides: options.labelRules === false ? undefined : questions.map((q) => (q.task ? labelGuide(q.task, tokenizer) : undefined)),
+      guides: options.labelRules === false ? undefined : questions.map(guideFor),
       onPrefilled: () => (prefilled = performance.now()),
     },
   );

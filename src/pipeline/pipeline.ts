@@ -51,10 +51,16 @@ export interface AnalysisOptions {
   /**
    * Choose the label by the task's decision rule (default true): the median of the model's age distribution, each
    * CelebA attribute stated when the model gives it better than even odds (label-guides.ts; the other tasks are
-   * sampled). False samples the label like the rest of the answer. Only the task's own question has a rule, not a
-   * prompt.
+   * sampled unless the model has label heads). False samples the label like the rest of the answer. Only the task's
+   * own question has a rule, not a prompt.
    */
   labelRules?: boolean;
+  /**
+   * Pool the model's label heads (config.json `label_heads`; model/label-heads.ts) into the rules of the tasks that
+   * have one (default true): the expression, the AUs and the attributes are then chosen from the heads' readings
+   * and the decoder's together. False: the decoder alone.
+   */
+  labelHeads?: boolean;
   /**
    * Encode the face with its mirror image and average their visual tokens, the mirror's grid flipped back
    * (test-time augmentation, mirror.ts); default: the model directory's `mirror`.
@@ -210,6 +216,7 @@ export class FaceLlavaPipeline {
         {
           maxNewTokens: options.maxNewTokens,
           labelRules: options.labelRules,
+          labelHeads: options.labelHeads,
           mirror: options.mirror,
           sampling: options.sampling,
           stopIds: options.ignoreEos ? [] : undefined,

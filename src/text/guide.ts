@@ -212,6 +212,37 @@ export interface ListGuideOptions {
   /** Needed for an item to be stated: P(present | the list so far) above it (default ½, the Bayes rule for
    * per-item accuracy). */
   threshold?: number;
+  /** Another reader's P(present) of each item (NaN: none), pooled with the model's (see `pooledOdds`). */
+  evidence?: Evidence;
+}
+
+/** Another reader's probabilities for a guide's choices (a label head's: model/label-heads.ts) and their share w. */
+export interface Evidence {
+  readonly probabilities: ArrayLike<number>;
+  readonly weight: number;
+}
+
+/** Probabilities kept off 0 and 1, so that a log or a logit of them stays finite. */
+const clampProbability = (p: number): number => Math.min(1 - 1e-9, Math.max(1e-9, p));
+const logit = (p: number): number => Math.log(clampProbability(p)) - Math.log(1 - clampProbability(p));
+
+/**
+ * A yes/no probability pooled log-linearly with another reader's: logit p = (1 − w)·logit p_model + w·logit p_other.
+ * Without the other's (NaN or absent), the model's own.
+ */
+export function pooledOdds(model: number, other: number | undefined, weight: number): number {
+  if (other === undefined || Number.isNaN(other)) return model;
+  const z = (1 - weight) * logit(model) + weight * logit(other);
+  return 1 / (1 + Math.exp(-z));
+}
+
+/** Class probabilities pooled log-linearly: log p(c) = (1 − w)·log p_model(c) + w·log p_other(c) + const. */
+export function pooledClasses(model: ArrayLike<number>, other: ArrayLike<number>, weight: number): Float64Array {
+  const z = Float64Array.from(model, (p, c) => (1 - weight) * Math.log(clampProbability(p)) + weight * Math.log(clampProbability(other[c])));
+  const max = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - max));
+  const total = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / total);
 }
 
 /** One way to continue the list: an item (with the separator before it) or its end. */
@@ -330,7 +361,9 @@ export class ListGuide implements DecodingGuide {
     const mass = (from: number) => moves.reduce((sum, m, i) => sum + (m.item === undefined || m.item >= from ? p[i] : 0), 0);
     const itemMass = (item: number) => moves.reduce((sum, m, i) => sum + (m.item === item ? p[i] : 0), 0);
     const candidates = [...new Set(moves.flatMap((m) => (m.item === undefined ? [] : [m.item])))];
-    let chosen = candidates.find((item) => itemMass(item) > threshold * mass(item));
+    const evidence = this.options.evidence;
+    const present = (item: number) => pooledOdds(itemMass(item) / mass(item), evidence?.probabilities[item], evidence?.weight ?? 0);
+    let chosen = candidates.find((item) => present(item) > threshold);
     if (chosen === undefined) {
       const end = moves.findIndex((m) => m.item === undefined);
       if (end >= 0) return end;
@@ -346,3 +379,63 @@ export class ListGuide implements DecodingGuide {
   }
 }
 
+
+export interface ClassGuideOptions {
+  /** Per class, every sentence an answer may open with to state it. */
+  openings: readonly (readonly string[])[];
+  /** Another reader's probability of each class, pooled with the model's (`pooledClasses`). */
+  evidence?: Evidence;
+}
+
+/**
+ * Chooses the class an answer opens with. At the answer's first token it scores every opening of every class up
+ * to the token that tells it apart (`distinguishing`), sums each class's openings into the model's
+ *     P(c) = Σ_{o ∈ openings(c)} P(o),
+ * pools that with the evidence, and appends the chosen class's most probable opening whole; the model writes the
+ * rest. Openings the tokenizer cannot continue the text with are left out; none left, the sampler decides.
+ */
+export class ClassGuide implements DecodingGuide {
+  private done = false;
+  /** The class it chose, by index into `openings`. */
+  chosen?: number;
+  /** The model's own P(c) and the pooled one, once chosen. */
+  model?: Float64Array;
+  pooled?: Float64Array;
+
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly options: ClassGuideOptions,
+  ) {}
+
+  async next(state: GuideState): Promise<readonly number[] | undefined> {
+    if (this.done) return undefined;
+    this.done = true;
+    if (state.ids.length > 0) return undefined;
+    const base = this.tokenizer.encode(state.text, { bos: false, specials: false });
+    const candidates: { cls: number; ids: number[] }[] = [];
+    this.options.openings.forEach((openings, cls) => {
+      for (const opening of openings) {
+        const ids = continuationIds(this.tokenizer, state.text, opening, base);
+        if (ids && ids.length > 0) candidates.push({ cls, ids });
+      }
+    });
+    if (candidates.length === 0) return undefined;
+    const scores = await scoreContinuations(state, distinguishing(candidates.map((c) => c.ids)));
+    const model = new Float64Array(this.options.openings.length);
+    candidates.forEach((c, i) => (model[c.cls] += Math.exp(scores[i])));
+    const total = model.reduce((a, b) => a + b, 0);
+    for (let c = 0; c < model.length; c++) model[c] = total > 0 ? model[c] / total : 1 / model.length;
+    const { evidence } = this.options;
+    const pooled = evidence ? pooledClasses(model, evidence.probabilities, evidence.weight) : model;
+    const chosen = argmax(pooled);
+    let best = -1;
+    candidates.forEach((c, i) => {
+      if (c.cls === chosen && (best < 0 || scores[i] > scores[best])) best = i;
+    });
+    if (best < 0) return undefined; // the chosen class has no opening the text can take: leave it to the sampler
+    this.chosen = chosen;
+    this.model = model;
+    this.pooled = pooled;
+    return candidates[best].ids;
+  }
+}

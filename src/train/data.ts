@@ -8,7 +8,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readManifest, REJECTED } from '../data/build/output.js';
-import { isTask, type Task } from '../data/build/types.js';
+import { isTask, type Task, type TaskLabel } from '../data/build/types.js';
+import { isActionUnit } from '../data/labels/action-units.js';
+import { isCelebaAttribute, type CelebaAttribute } from '../data/labels/attributes.js';
+import { isExpression } from '../data/labels/expression.js';
 import type { FaceLlavaConfig } from '../model/config.js';
 import { visualTokensPerFrame } from '../model/face-llava.js';
 import { NUM_LANDMARKS } from '../model/regions.js';
@@ -36,6 +39,10 @@ export interface Example {
   readonly leadTokens: number;
   /** The record's single class label (`label` of expression and real/fake records), for per-label balancing. */
   readonly label?: string;
+  /** The record's task and label, where both are well formed (what label heads are fitted to: label-heads.ts). */
+  readonly target?: TaskLabel;
+  /** The record's `subject` (the person, where the source names one). */
+  readonly subject?: string;
 }
 
 export interface LoadOptions {
@@ -129,6 +136,7 @@ interface RawRecord {
   split?: unknown;
   task?: unknown;
   label?: unknown;
+  subject?: unknown;
 }
 
 /** An example, a skip reason, or null for a record of the other split. */
@@ -181,7 +189,21 @@ function toExample(raw: unknown, folder: string, where: string, o: LoadOptions):
     answerTokens,
     leadTokens: leadSentenceTokens(labels, o.tokenizer),
     ...(typeof r.label === 'string' && { label: r.label }),
+    ...withTarget(r.task, r.label),
+    ...(typeof r.subject === 'string' && { subject: r.subject }),
   };
+}
+
+/** `{ target }` for a record whose task and label are well formed, else nothing. */
+function withTarget(task: unknown, label: unknown): { target?: TaskLabel } {
+  const numbers = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && isActionUnit(x));
+  const names = (v: unknown): v is CelebaAttribute[] => Array.isArray(v) && v.every((x) => typeof x === 'string' && isCelebaAttribute(x));
+  if (task === 'expression' && typeof label === 'string' && isExpression(label)) return { target: { task, value: label } };
+  if (task === 'au' && numbers(label)) return { target: { task, value: label } };
+  if (task === 'attributes' && names(label)) return { target: { task, value: label } };
+  if (task === 'age' && typeof label === 'number' && Number.isFinite(label)) return { target: { task, value: label } };
+  if (task === 'deepfake' && (label === 'real' || label === 'fake')) return { target: { task, value: label } };
+  return {};
 }
 
 /**

@@ -45,23 +45,25 @@ function ageGroup(years: number): string | undefined {
   return `to be in their ${unit <= 3 ? 'early' : unit <= 6 ? 'mid' : 'late'} ${decades[Math.floor(years / 10) - 2]}`;
 }
 
+/** Every sentence an answer may open with to state an expression (one is picked per answer). */
+export function expressionOpenings(expression: Expression, media: MediaKind): string[] {
+  const adj = ADJECTIVE[expression];
+  const noun = NOUN[expression];
+  return [
+    `The person in this ${media} looks ${adj}.`,
+    `This face shows ${noun}.`,
+    `The facial expression in this ${media} is ${adj}.`,
+    `The expression on this face reads as ${adj}.`,
+    `This is ${withArticle(adj)} face.`,
+    `The face conveys ${noun}.`,
+  ];
+}
+
 /** The opening sentence(s): the label, in words the evaluation reads back. */
 function labelSentences(label: TaskLabel, media: MediaKind, rng: Rng): string[] {
   switch (label.task) {
-    case 'expression': {
-      const adj = ADJECTIVE[label.value];
-      const noun = NOUN[label.value];
-      return [
-        rng.pick([
-          `The person in this ${media} looks ${adj}.`,
-          `This face shows ${noun}.`,
-          `The facial expression in this ${media} is ${adj}.`,
-          `The expression on this face reads as ${adj}.`,
-          `This is ${withArticle(adj)} face.`,
-          `The face conveys ${noun}.`,
-        ]),
-      ];
-    }
+    case 'expression':
+      return [rng.pick(expressionOpenings(label.value, media))];
     case 'au': {
       const aus = label.value;
       if (aus.length === 0) return [rng.pick(['No action units are active on this face.', 'The face shows no active action units.'])];

@@ -1,0 +1,73 @@
+// `face-llava heads`: fits a model's label heads (model/label-heads.ts, train/label-heads.ts) to FaceInstruct
+// training records and stores them in the model directory — in place, or in a copy with --out.
+import { cp } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import { HEAD_TASKS, isHeadTask, type HeadTask } from '../model/label-heads.js';
+import { fitLabelHeads, storeLabelHeads } from '../train/label-heads.js';
+import { fraction, integer } from './options.js';
+
+interface HeadsCliOptions {
+  model: string;
+  data: string[];
+  cache: string;
+  out?: string;
+  tasks?: string;
+  weight: number;
+  threads?: number;
+}
+
+export function registerHeadsCommand(program: Command): void {
+  program
+    .command('heads')
+    .description("fit the model's label heads: each task's label read linearly off the pooled encoder features, pooled with the decoder's own choice when it answers")
+    .addHelpText(
+      'after',
+      `
+The heads read the frozen encoder's tokens averaged over the grid (and the mirror, where the model reads it), as the
+model sees a face when it answers. Per task, a logistic regression on the standardized features, its L2 strength
+picked by held-out log-loss on a fifth of the images (by subject where the records name one):
+  expression   one class of the expressions the data labels
+  au           each AU with at least 10 training images showing it
+  attributes   each of CelebA's 40 attributes
+When the model answers a task's question, its decision rule pools the head with the decoder (--weight w):
+log p = (1 − w)·log p_decoder + w·log p_head; the decoder writes the rest of the answer.
+
+Examples:
+  face-llava heads --model models/default --data fi/fer2013-expression fi/ckplus-expression fi/ckplus-au fi/celeba-attributes --cache fi/features
+  face-llava heads --model runs/ft/model --data fi/ --cache fi/features --tasks expression --out runs/ft-heads`,
+    )
+    .requiredOption('--model <dir>', 'the model directory (written in place unless --out is given)')
+    .requiredOption('--data <paths...>', 'FaceInstruct JSONL files or folders of shards (records of split train)')
+    .requiredOption('--cache <dir>', "where encoder features are cached (the trainer's --cache: what it cached is read, not recomputed)")
+    .option('--out <dir>', 'write a copy of the model directory with the heads here instead')
+    .option('--tasks <list>', `comma-separated tasks to fit (default: each of ${HEAD_TASKS.join(', ')} that --data labels)`)
+    .addOption(new Option('--weight <w>', "the heads' share of the pooled decision, 0 (decoder alone) to 1 (heads alone)").argParser(fraction).default(0.5))
+    .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer(1))
+    .action(async (o: HeadsCliOptions) => {
+      let tasks: HeadTask[] | undefined;
+      if (o.tasks !== undefined) {
+        const names = o.tasks.split(',').map((t) => t.trim());
+        const bad = names.find((t) => !isHeadTask(t));
+        if (bad !== undefined) throw new Error(`--tasks: ${bad} has no head (tasks with heads: ${HEAD_TASKS.join(', ')})`);
+        tasks = names as HeadTask[];
+      }
+      const fitted = await fitLabelHeads({
+        model: o.model,
+        data: o.data,
+        cache: o.cache,
+        tasks,
+        weight: o.weight,
+        threads: o.threads,
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      const dir = resolve(o.out ?? o.model);
+      if (o.out !== undefined) await cp(resolve(o.model), dir, { recursive: true, errorOnExist: true, force: false });
+      const { heads } = await storeLabelHeads(dir, fitted.heads, o.weight);
+      for (const r of fitted.reports) {
+        const tried = r.heldOut.map((h) => `λ ${h.lambda}: ${h.logLoss.toFixed(4)}`).join(', ');
+        process.stdout.write(`${r.task}: ${r.labels.length} labels, ${r.examples} examples (${r.images} images), λ ${r.lambda}${tried ? ` (held-out log-loss ${tried})` : ''}\n`);
+      }
+      process.stdout.write(`wrote the label heads of ${dir}: ${[...heads.keys()].join(', ')} (weight ${o.weight})\n`);
+    });
+}

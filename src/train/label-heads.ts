@@ -1,0 +1,288 @@
+// Fitting the label heads of a model (model/label-heads.ts) to FaceInstruct training records: each record's crops
+// go through the model's frozen encoder (cached on disk like the trainer's features, features.ts), its tokens are
+// averaged over the grid — and over the mirror image's when the model reads faces with their mirror (`mirror` in
+// config.json), and over a video's frames — as the model pools them when it answers. Then, per task, on those
+// features standardized:
+//   expression   multinomial logistic regression over the expressions the data labels
+//   AUs          one logistic regression per AU with at least MIN_POSITIVE_IMAGES images showing it
+//   attributes   one logistic regression per CelebA attribute
+// with an L2 strength λ picked by the held-out log-loss on a fifth of the images (by subject where records name
+// one; an image's augmented views stay with it), then refitted on all of them (logistic.ts: L-BFGS). The
+// standardization is folded into the weights.
+import { openCheckpoint } from '../graph/safetensors.js';
+import { CELEBA_ATTRIBUTES } from '../data/labels/attributes.js';
+import { EXPRESSIONS } from '../data/labels/expression.js';
+import { visionWidth } from '../model/config.js';
+import { type HeadTask, HEAD_TASKS, type LabelHead, LabelHeads, labelHeadsConfig, type LabelHeadSet, writeLabelHeads } from '../model/label-heads.js';
+import { readModelDirConfig, resolveEncoder, writeModelDirConfig, type EncoderResolver, type ModelDirConfig, type ResolvedEncoder } from '../model/pretrained.js';
+import { llamaTokenizer } from '../text/tokenizer.js';
+import { type Example, listJsonl, loadExamples } from './data.js';
+import { encoderExtractor } from './extractor.js';
+import { FeatureStore, frameName } from './features.js';
+import { columnStats, fitLogistic, type LinearModel, type LogisticKind, linearScores, releaseLogisticSessions, standardize } from './logistic.js';
+
+/** An AU gets a head when at least this many distinct training images show it. */
+export const MIN_POSITIVE_IMAGES = 10;
+/** The L2 strengths tried. */
+export const DEFAULT_LAMBDAS: readonly number[] = [10, 1, 0.1, 0.01, 0.001];
+
+export interface FitLabelHeadsOptions {
+  /** The model directory whose encoder the heads read. */
+  model: string;
+  /** FaceInstruct folders or JSONL files (records of split train). */
+  data: readonly string[];
+  /** Where encoder features are cached (the trainer's --cache: features it cached are read, not recomputed). */
+  cache: string;
+  /** The tasks to fit (default: every head task the data labels). */
+  tasks?: readonly HeadTask[];
+  /** The heads' share w of the pooled decision (default ½). */
+  weight?: number;
+  lambdas?: readonly number[];
+  threads?: number;
+  /** Builds an `npm` encoder (default: the registry of vision/npm-encoder.ts). */
+  resolveEncoder?: EncoderResolver;
+  /** Progress lines. */
+  log?: (line: string) => void;
+}
+
+/** What a task's fit found. */
+export interface HeadFitReport {
+  task: HeadTask;
+  kind: LogisticKind;
+  labels: string[];
+  /** Training examples (records) and distinct images (augmented views counted with their image). */
+  examples: number;
+  images: number;
+  /** Held-out mean log-loss per λ tried, and the λ chosen. */
+  heldOut: { lambda: number; logLoss: number }[];
+  lambda: number;
+}
+
+export interface FittedLabelHeads extends LabelHeadSet {
+  reports: HeadFitReport[];
+}
+
+/** An example's image: its id without the augmented view's suffix ("x.jpg#aug3" is a view of x.jpg). */
+const imageOf = (e: Example): string => e.id.replace(/#aug\d+$/, '');
+
+/** What holds images together in the hold-out: the record's subject where it names one, else the image. */
+function groupOf(e: Example): string {
+  return e.subject ?? imageOf(e);
+}
+
+/** A stable hash of a string (FNV-1a), for the hold-out assignment. */
+function hash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** The labels a task's head predicts, from its training examples. */
+export function headLabels(task: HeadTask, examples: readonly Example[]): string[] {
+  switch (task) {
+    case 'expression': {
+      const seen = new Set(examples.map((e) => e.target!.value as string));
+      return EXPRESSIONS.filter((x) => seen.has(x));
+    }
+    case 'attributes':
+      return [...CELEBA_ATTRIBUTES];
+    case 'au': {
+      const images = new Map<number, Set<string>>();
+      for (const e of examples) {
+        for (const au of e.target!.value as readonly number[]) {
+          let set = images.get(au);
+          if (!set) images.set(au, (set = new Set()));
+          set.add(imageOf(e));
+        }
+      }
+      return [...images].filter(([, s]) => s.size >= MIN_POSITIVE_IMAGES).map(([au]) => au).sort((a, b) => a - b).map(String);
+    }
+  }
+}
+
+/** The targets [n, k] of examples for a head's labels: one-hot classes, or 0/1 per label. */
+export function headTargets(task: HeadTask, labels: readonly string[], examples: readonly Example[]): Float32Array {
+  const k = labels.length;
+  const y = new Float32Array(examples.length * k);
+  examples.forEach((e, i) => {
+    const value = e.target!.value;
+    labels.forEach((label, c) => {
+      const on = task === 'expression' ? value === label : task === 'au' ? (value as readonly number[]).includes(Number(label)) : (value as readonly string[]).includes(label);
+      if (on) y[i * k + c] = 1;
+    });
+  });
+  return y;
+}
+
+/** Mean negative log-likelihood of targets y [n, k] under scores z [n, k]. */
+export function logLoss(kind: LogisticKind, z: Float64Array, y: Float32Array, n: number, k: number): number {
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    if (kind === 'softmax') {
+      let max = -Infinity;
+      for (let c = 0; c < k; c++) max = Math.max(max, z[i * k + c]);
+      let sum = 0;
+      for (let c = 0; c < k; c++) sum += Math.exp(z[i * k + c] - max);
+      for (let c = 0; c < k; c++) if (y[i * k + c] > 0) total -= y[i * k + c] * (z[i * k + c] - max - Math.log(sum));
+    } else {
+      for (let c = 0; c < k; c++) {
+        const v = z[i * k + c];
+        // log(1 + e^v) − y·v, stably
+        total += Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))) - y[i * k + c] * v;
+      }
+    }
+  }
+  return total / n;
+}
+
+/** A linear model on standardized features, folded so that it reads raw ones: W' = W/σ, b' = b − Σ W·μ/σ. */
+export function foldStandardization(model: LinearModel, stats: { mean: Float64Array; std: Float64Array }): { weight: Float32Array; bias: Float32Array } {
+  const { d, k } = model;
+  const weight = new Float32Array(d * k);
+  const bias = Float64Array.from(model.b);
+  for (let j = 0; j < d; j++) {
+    for (let c = 0; c < k; c++) {
+      const w = model.w[j * k + c] / stats.std[j];
+      weight[j * k + c] = w;
+      bias[c] -= w * stats.mean[j];
+    }
+  }
+  return { weight, bias: Float32Array.from(bias) };
+}
+
+const taskOf = (e: Example): HeadTask | undefined => {
+  const t = e.target?.task;
+  return t !== undefined && (HEAD_TASKS as readonly string[]).includes(t) ? (t as HeadTask) : undefined;
+};
+
+/** Pooled features [n, C] of examples: their frames' tokens averaged over the grid, the views and the frames. */
+async function pooledFeatures(
+  config: ModelDirConfig,
+  model: string,
+  encoder: ResolvedEncoder | undefined,
+  examples: readonly Example[],
+  o: FitLabelHeadsOptions,
+): Promise<{ x: Float32Array; width: number }> {
+  const views = config.mirror ? [false, true] : [false];
+  let x: Float32Array | undefined;
+  let width = 0;
+  for (const mirrored of views) {
+    const extractor = await encoderExtractor(config, { encoder, weights: openCheckpoint(model), threads: o.threads, mirrored });
+    try {
+      const store = await FeatureStore.open(o.cache, extractor);
+      const frames = examples.flatMap((e) => e.frames);
+      const view = mirrored ? 'mirrored crops' : 'crops';
+      await store.ensure(frames, (done, total) => o.log?.(`encoding ${view}: ${done}/${total}`));
+      const { tokens: n, width: c } = extractor;
+      width = c;
+      x ??= new Float32Array(examples.length * c);
+      // Each distinct frame is read once; an example's rows are the mean over its frames and the views.
+      const pooled = new Map<string, Float32Array>();
+      const distinct = [...new Map(frames.map((f) => [frameName(f), f])).values()];
+      const CHUNK = 256;
+      for (let start = 0; start < distinct.length; start += CHUNK) {
+        const chunk = distinct.slice(start, start + CHUNK);
+        const t = (await store.read(chunk)).data as Float32Array;
+        chunk.forEach((f, i) => {
+          const row = new Float32Array(c);
+          for (let j = 0; j < n; j++) {
+            const base = (i * n + j) * c;
+            for (let q = 0; q < c; q++) row[q] += t[base + q];
+          }
+          for (let q = 0; q < c; q++) row[q] /= n;
+          pooled.set(frameName(f), row);
+        });
+        if ((start / CHUNK) % 20 === 0) o.log?.(`pooling ${view}: ${Math.min(start + CHUNK, distinct.length)}/${distinct.length}`);
+      }
+      examples.forEach((e, i) => {
+        const share = 1 / (e.frames.length * views.length);
+        const out = x!.subarray(i * c, (i + 1) * c);
+        for (const f of e.frames) {
+          const row = pooled.get(frameName(f))!;
+          for (let q = 0; q < c; q++) out[q] += row[q] * share;
+        }
+      });
+    } finally {
+      await extractor.release();
+    }
+  }
+  return { x: x!, width };
+}
+
+/** Fits the heads (see the header); the model directory is not changed. */
+export async function fitLabelHeads(o: FitLabelHeadsOptions): Promise<FittedLabelHeads> {
+  const config = await readModelDirConfig(o.model);
+  const encoder = config.encoder.kind === 'npm' ? await resolveEncoder(config.encoder, o.resolveEncoder, 'label heads') : undefined;
+  if (encoder?.split) throw new Error('label heads read a frozen encoder: this model trains part of its encoder (train_from)');
+  const { examples: all } = await loadExamples(await listJsonl(o.data), { tokenizer: llamaTokenizer(), config: config.face_llava, split: 'train' });
+  const wanted = new Set<HeadTask>(o.tasks ?? HEAD_TASKS);
+  const byTask = new Map<HeadTask, Example[]>();
+  for (const e of all) {
+    const task = taskOf(e);
+    if (!task || !wanted.has(task)) continue;
+    let list = byTask.get(task);
+    if (!list) byTask.set(task, (list = []));
+    list.push(e);
+  }
+  for (const task of o.tasks ?? []) if (!byTask.has(task)) throw new Error(`no training record of --data is labelled for ${task}`);
+  if (byTask.size === 0) throw new Error(`no training record of --data is labelled for a task with a head (${HEAD_TASKS.join(', ')})`);
+
+  const heads = new Map<HeadTask, LabelHead>();
+  const reports: HeadFitReport[] = [];
+  const lambdas = o.lambdas ?? DEFAULT_LAMBDAS;
+  try {
+    for (const [task, examples] of byTask) {
+      const labels = headLabels(task, examples);
+      if (labels.length < (task === 'expression' ? 2 : 1)) throw new Error(`${task}: too few labels to fit a head (${labels.join(', ') || 'none'})`);
+      const kind: LogisticKind = task === 'expression' ? 'softmax' : 'sigmoid';
+      o.log?.(`${task}: ${examples.length} examples, ${labels.length} labels`);
+      const { x: raw, width: d } = await pooledFeatures(config, o.model, encoder, examples, o);
+      const n = examples.length;
+      const k = labels.length;
+      const stats = columnStats(raw, n, d);
+      const x = standardize(raw, n, d, stats);
+      const y = headTargets(task, labels, examples);
+      // λ by the held-out log-loss: a fifth of the groups out, warm-started from the stronger λ before.
+      const held = examples.map((e) => hash(groupOf(e)) % 5 === 0);
+      const pick = (out: boolean) => examples.flatMap((_, i) => (held[i] === out ? [i] : []));
+      const [fitIdx, outIdx] = [pick(false), pick(true)];
+      const rows = (m: Float32Array, width: number, idx: readonly number[]) => {
+        const r = new Float32Array(idx.length * width);
+        idx.forEach((i, q) => r.set(m.subarray(i * width, (i + 1) * width), q * width));
+        return r;
+      };
+      const heldOut: HeadFitReport['heldOut'] = [];
+      let lambda = lambdas[0];
+      if (outIdx.length > 0 && fitIdx.length > 0 && lambdas.length > 1) {
+        let init: LinearModel | undefined;
+        const [fx, fy, ox, oy] = [rows(x, d, fitIdx), rows(y, k, fitIdx), rows(x, d, outIdx), rows(y, k, outIdx)];
+        for (const l of [...lambdas].sort((a, b) => b - a)) {
+          init = await fitLogistic(kind, fx, fy, fitIdx.length, d, k, l, { init, threads: o.threads });
+          const loss = logLoss(kind, linearScores(init, ox, outIdx.length), oy, outIdx.length, k);
+          heldOut.push({ lambda: l, logLoss: loss });
+          o.log?.(`${task}: λ ${l}: held-out log-loss ${loss.toFixed(4)} (${outIdx.length} of ${n} examples)`);
+        }
+        lambda = heldOut.reduce((best, h) => (h.logLoss < best.logLoss ? h : best)).lambda;
+      }
+      const model = await fitLogistic(kind, x, y, n, d, k, lambda, { threads: o.threads });
+      heads.set(task, { kind, labels, ...foldStandardization(model, stats) });
+      reports.push({ task, kind, labels, examples: n, images: new Set(examples.map(imageOf)).size, heldOut, lambda });
+    }
+  } finally {
+    await releaseLogisticSessions();
+  }
+  return { weight: o.weight ?? 0.5, heads, reports };
+}
+
+/**
+ * Stores heads in the model directory `dir`: label_heads.safetensors, then config.json's `label_heads` (a reader
+ * finds the model with its old heads or its new). Heads it has for other tasks are kept: they read the same encoder.
+ */
+export async function storeLabelHeads(dir: string, heads: ReadonlyMap<HeadTask, LabelHead>, weight: number): Promise<LabelHeadSet> {
+  const config = await readModelDirConfig(dir);
+  const kept = LabelHeads.load(dir, config.label_heads, visionWidth(config.face_llava.vision))?.entries() ?? [];
+  const set: LabelHeadSet = { weight, heads: new Map([...kept.filter(([task]) => !heads.has(task)), ...heads]) };
+  writeLabelHeads(dir, set);
+  await writeModelDirConfig(dir, { ...config, label_heads: labelHeadsConfig(set) });
+  return set;
+}

@@ -1,0 +1,194 @@
+// Label heads: each task's label read linearly off the pooled encoder features, fitted to the training records,
+// stored beside the model and pooled into the decision rule when the model answers its task's question.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { f32 } from '../src/graph/host.js';
+import * as ops from '../src/graph/ops.js';
+import { rgbFromSharp, type RgbImage } from '../src/face/rgb.js';
+import { expressionOpenings } from '../src/data/annotators/offline.js';
+import { headProbabilities, LABEL_HEADS_FILE, LabelHeads, meanRows, writeLabelHeads } from '../src/model/label-heads.js';
+import { loadPretrained, parseModelDirConfig, readModelDirConfig, writeModelDirConfig, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
+import { answerQuestions } from '../src/pipeline/generation.js';
+import { encoderExtractor } from '../src/train/extractor.js';
+import { fitLabelHeads, foldStandardization, headLabels, logLoss, storeLabelHeads } from '../src/train/label-heads.js';
+import { columnStats, fitLogistic, linearScores, standardize } from '../src/train/logistic.js';
+import { train } from '../src/train/trainer.js';
+import { buildProgram } from '../src/cli/main.js';
+import { expressionFolder } from './helpers/train-data.js';
+
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'face-llava-heads-'));
+
+/** 3 → 4 channels applied to 8×8 averages of a 16×16 frame: a 2×2 grid of tokens, 4 channels each. */
+const MIX = f32([4, 3, 1, 1], [0.9, -0.4, 0.3, 0.2, 0.8, -0.5, -0.6, 0.1, 0.7, 0.5, 0.5, 0.5]);
+const pooling = (): ResolvedEncoder => ({
+  network: { inputShape: [3, 16, 16], build: (x) => ops.conv(ops.avgPool(x, { kernel: [8, 8] }), x.graph.constant(MIX, 'mix'), null) },
+});
+
+const CONFIG: Omit<ModelDirConfigInput, 'tasks'> = {
+  face_llava: {
+    vision: { type: 'feature_map', channels: 4, grid: 2 },
+    cross_attn: { cross_attn_type: 'none' },
+    llm: { vocab_size: 32000, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, tie_word_embeddings: true, max_position_embeddings: 128 },
+  },
+  preprocess: { image_size: 16, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], crop: 'none' },
+  encoder: { kind: 'npm', package: 'test', model: 'pool', layer: 'pool', input_size: 16 },
+  mirror: true,
+};
+
+const LANDMARKS = Array.from({ length: 68 }, (_, i) => [0.5 + 0.3 * Math.cos(i / 10.8), 0.5 + 0.3 * Math.sin(i / 10.8)]);
+const WARM = (k: number) => ({ r: 220, g: 140 + 8 * (k % 6), b: 40 });
+const COOL = (k: number) => ({ r: 40, g: 90, b: 160 + 10 * (k % 6) });
+const plain = (colour: { r: number; g: number; b: number }) => sharp({ create: { width: 256, height: 256, channels: 3, background: colour } });
+
+/** Happy faces warm, sad faces cool: a pooled colour tells them apart. */
+const colourData = (n: number): Promise<string> =>
+  expressionFolder(n, async (k, happy, media) => {
+    await plain(happy ? WARM(k) : COOL(k)).png().toFile(path.join(media, `${k}.png`));
+    return { image: `${k}.png`, answer: happy ? 'The person looks happy.' : 'The person looks sad.', landmarks: LANDMARKS };
+  });
+
+describe('linear models for label heads', () => {
+  it('fit separable classes and labels, and the folded standardization reads raw features as the fit read standardized ones', async () => {
+    // Two classes by the sign of x0 − x1, on features of very different scales.
+    const n = 60;
+    const d = 3;
+    const x = new Float32Array(n * d);
+    const y = new Float32Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      const [a, b] = [Math.sin(i * 1.7) * 3, Math.cos(i * 0.9) * 3];
+      x.set([100 + 40 * a, b, 0.01 * i], i * d);
+      y[i * 2 + (a > b / 40 ? 0 : 1)] = 1;
+    }
+    const stats = columnStats(x, n, d);
+    const xs = standardize(x, n, d, stats);
+    const model = await fitLogistic('softmax', xs, y, n, d, 2, 1e-3);
+    const z = linearScores(model, xs, n);
+    const right = Array.from({ length: n }, (_, i) => (z[i * 2] > z[i * 2 + 1] ? 0 : 1) === (y[i * 2] ? 0 : 1)).filter(Boolean).length;
+    expect(right).toBeGreaterThanOrEqual(57);
+    expect(logLoss('softmax', z, y, n, 2)).toBeLessThan(0.2);
+    const folded = foldStandardization(model, stats);
+    for (let i = 0; i < n; i++) {
+      const p = headProbabilities({ kind: 'softmax', labels: ['a', 'b'], ...folded }, x.subarray(i * d, (i + 1) * d));
+      const e = [Math.exp(z[i * 2]), Math.exp(z[i * 2 + 1])];
+      expect(p[0]).toBeCloseTo(e[0] / (e[0] + e[1]), 4);
+    }
+    // The penalty shrinks the weights: the strongest λ gives the flattest fit.
+    const flat = await fitLogistic('softmax', xs, y, n, d, 2, 10);
+    expect(Math.max(...flat.w.map(Math.abs))).toBeLessThan(Math.max(...model.w.map(Math.abs)));
+  });
+});
+
+describe('label heads of a model', () => {
+  let data: string;
+  let model: string;
+  let cache: string;
+  beforeAll(async () => {
+    data = await colourData(24);
+    const root = tmp();
+    cache = path.join(root, 'cache');
+    await train({ data: [data], out: path.join(root, 'run'), cache, stages: ['pretrain'], config: CONFIG, resolveEncoder: pooling, epochs: 1, maxSteps: 2, batch: 4, lr: 1e-3, checkpointEvery: 2, threads: 2 });
+    model = path.join(root, 'run', 'model');
+  }, 120_000);
+
+  it('are fitted to the training records on the features the model pools, and stored beside it', async () => {
+    const lines: string[] = [];
+    const fitted = await fitLabelHeads({ model, data: [data], cache, resolveEncoder: pooling, lambdas: [0.1, 0.001], threads: 2, log: (l) => lines.push(l) });
+    const head = fitted.heads.get('expression')!;
+    expect(head.labels).toEqual(['happy', 'sad']); // the expressions the data labels, in EXPRESSIONS' order
+    expect(fitted.reports[0]).toMatchObject({ task: 'expression', examples: 20, images: 20 }); // 4 of 24 records are val
+    expect(fitted.reports[0].heldOut.map((h) => h.lambda)).toEqual([0.1, 0.001]);
+    expect(lines.some((l) => l.startsWith('encoding mirrored crops'))).toBe(true); // the model reads faces with their mirror
+
+    // Read as inference reads: tokens of each crop and its mirror, averaged over the grid and the two.
+    const extractors = await Promise.all([false, true].map((mirrored) => encoderExtractor(parseConfig(), { encoder: pooling(), mirrored })));
+    const crops: RgbImage[] = [await rgbFromSharp(plain(WARM(1)).removeAlpha()), await rgbFromSharp(plain(COOL(2)).removeAlpha())];
+    const [a, b] = await Promise.all(extractors.map((e) => e.encode(crops)));
+    await Promise.all(extractors.map((e) => e.release()));
+    const pooled = (f: number) =>
+      meanRows(f32([8, 4], [...(a.data as Float32Array).subarray(f * 16, (f + 1) * 16), ...(b.data as Float32Array).subarray(f * 16, (f + 1) * 16)]));
+    expect(headProbabilities(head, pooled(0))[0]).toBeGreaterThan(0.8); // warm: happy
+    expect(headProbabilities(head, pooled(1))[1]).toBeGreaterThan(0.8); // cool: sad
+
+    await storeLabelHeads(model, fitted.heads, 0.5);
+    expect((await readModelDirConfig(model)).label_heads).toEqual({ weight: 0.5, heads: { expression: { kind: 'softmax', labels: ['happy', 'sad'] } } });
+    const loaded = LabelHeads.load(model, (await readModelDirConfig(model)).label_heads, 4)!;
+    expect(Array.from(loaded.probabilities('expression', pooled(0))!)).toEqual(Array.from(headProbabilities(head, pooled(0))));
+    expect(loaded.probabilities('age', pooled(0))).toBeUndefined();
+  });
+
+  it('choose the expression an answer opens with, pooled with the decoder; refused when they do not fit the model', async () => {
+    // Heads sure of the opposite of the colours, so that the choice can only be theirs.
+    const fitted = await fitLabelHeads({ model, data: [data], cache, resolveEncoder: pooling, lambdas: [0.01], threads: 2 });
+    const head = fitted.heads.get('expression')!;
+    const flipped = { ...head, weight: head.weight.map((w) => -50 * w), bias: head.bias.map((b) => -50 * b) };
+    const dir = path.join(tmp(), 'model');
+    await cp(model, dir, { recursive: true });
+    writeLabelHeads(dir, { weight: 1, heads: new Map([['expression', flipped]]) });
+    await writeModelDirConfig(dir, { ...(await readModelDirConfig(dir)), label_heads: { weight: 1, heads: { expression: { kind: 'softmax', labels: head.labels } } } });
+
+    const pretrained = await loadPretrained(dir, { resolveEncoder: pooling, threads: 2 });
+    try {
+      const media = { kind: 'image' as const, crops: [await rgbFromSharp(plain(WARM(3)).removeAlpha())], landmarks: [LANDMARKS.map(([x, y]) => [x, y] as [number, number])] };
+      const ask = (o: { labelHeads?: boolean; headWeight?: number }) =>
+        answerQuestions(pretrained, [{ media, instruction: 'What emotion does this face show?', task: 'expression' }], { maxNewTokens: 24, ...o });
+      const sad = expressionOpenings('sad', 'image');
+      const { generations: [headed] } = await ask({});
+      expect(sad.some((opening) => headed.text.startsWith(opening))).toBe(true);
+      // w = 0: the decoder's own choice among the heads' classes, still a whole opening.
+      const { generations: [own] } = await ask({ headWeight: 0 });
+      expect([...sad, ...expressionOpenings('happy', 'image')].some((opening) => own.text.startsWith(opening))).toBe(true);
+      // Without the heads the expression is sampled: no opening is forced (the barely trained decoder writes anything).
+      const { generations: [bare] } = await ask({ labelHeads: false });
+      expect(bare.text).not.toBe(headed.text);
+    } finally {
+      await pretrained.dispose();
+    }
+
+    // A head whose width is not the encoder's, or a config naming a file that is missing, is refused at load.
+    writeLabelHeads(dir, { weight: 1, heads: new Map([['expression', { ...head, weight: new Float32Array(3 * 2) }]]) });
+    await expect(loadPretrained(dir, { resolveEncoder: pooling })).rejects.toThrow(/the expression head is \[3, 2\] \+ \[2\], want \[4, 2\]/);
+    rmSync(path.join(dir, LABEL_HEADS_FILE));
+    await expect(loadPretrained(dir, { resolveEncoder: pooling })).rejects.toThrow(/label_heads\.safetensors is missing/);
+  }, 60_000);
+
+  it('are left behind by a model trained further, which reads another decoder: fitted again for it', async () => {
+    const dir = path.join(tmp(), 'headed');
+    await cp(model, dir, { recursive: true });
+    const fitted = await fitLabelHeads({ model: dir, data: [data], cache, resolveEncoder: pooling, lambdas: [0.01], threads: 2 });
+    // Storing one task's heads keeps the others the model has.
+    const attributes = { kind: 'sigmoid' as const, labels: ['Smiling'], weight: Float32Array.of(1, 2, 3, 4), bias: Float32Array.of(0.5) };
+    await storeLabelHeads(dir, new Map([['attributes', attributes]]), 0.5);
+    const both = await storeLabelHeads(dir, fitted.heads, 0.7);
+    expect([...both.heads.keys()].sort()).toEqual(['attributes', 'expression']);
+    const stored = await readModelDirConfig(dir);
+    expect(stored.label_heads!.weight).toBe(0.7);
+    expect(Array.from(LabelHeads.load(dir, stored.label_heads, 4)!.head('attributes')!.weight)).toEqual([1, 2, 3, 4]);
+    const run = path.join(tmp(), 'run');
+    await train({ data: [data], out: run, cache, stages: ['2'], init: dir, resolveEncoder: pooling, epochs: 1, maxSteps: 1, batch: 4, checkpointEvery: 1, threads: 2 });
+    expect(JSON.parse(readFileSync(path.join(run, 'model', 'config.json'), 'utf8')).label_heads).toBeUndefined();
+    expect(existsSync(path.join(run, 'model', LABEL_HEADS_FILE))).toBe(false);
+  }, 60_000);
+
+  it('are fitted by `face-llava heads`, which refuses a task without a head before loading anything', async () => {
+    const program = buildProgram().exitOverride();
+    await expect(program.parseAsync(['node', 'face-llava', 'heads', '--model', model, '--data', data, '--cache', cache, '--tasks', 'expression,deepfake'])).rejects.toThrow(
+      /--tasks: deepfake has no head \(tasks with heads: expression, au, attributes\)/,
+    );
+  });
+
+  it('keep the AUs enough images show, and count an image once across its augmented views', () => {
+    const example = (id: string, aus: number[]) => ({ id, target: { task: 'au' as const, value: aus } }) as never;
+    const examples = [
+      ...Array.from({ length: 10 }, (_, i) => example(`ck/${i}.png`, [1, 12])),
+      ...Array.from({ length: 9 }, (_, i) => example(`ck/a${i}.png`, [4])),
+      ...Array.from({ length: 8 }, (_, i) => example(`ck/a0.png#aug${i + 1}`, [4])),
+    ];
+    expect(headLabels('au', examples)).toEqual(['1', '12']);
+  });
+});
+
+const parseConfig = () => parseModelDirConfig({ ...CONFIG, tasks: ['expression'] });
