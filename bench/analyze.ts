@@ -4,6 +4,9 @@
 //                       exactly --tokens new tokens (end of sequence ignored); its stages' medians follow
 //   *_no_mirror         the same analyses with the mirror off (`mirror: false`), alternated with them in the same
 //                       pipeline: what a model directory's `"mirror": true` costs (one more encoder pass)
+//   *_no_heads          for a model with label heads (config.json `label_heads`): the same analyses with the heads
+//                       left out of the decision rule (`labelHeads: false`), alternated with them: what choosing the
+//                       expression from every opening, pooled with the head, costs
 //   *_full_vocab        for a model whose config.json lists an `output_vocab`: the same analyses by a second pipeline
 //                       that computes every token's logit (`fullVocab: true`, `--full-vocab`), alternated with them
 //   analyze_ms_cold     process start to full answer: `node bin/face-llava.js analyze <image> --json` (the compiled
@@ -115,7 +118,7 @@ async function imageFile(dir: string): Promise<string> {
   return file;
 }
 
-async function warm(model: string, image: string, listsVocab: boolean): Promise<void> {
+async function warm(model: string, image: string, listsVocab: boolean, headed: boolean): Promise<void> {
   const pipeline = await FaceLlavaPipeline.load({ model, threads });
   const fullVocab = listsVocab ? await FaceLlavaPipeline.load({ model, threads, fullVocab: true }) : undefined;
   try {
@@ -123,13 +126,16 @@ async function warm(model: string, image: string, listsVocab: boolean): Promise<
     await pipeline.analyze(image, options);
     await pipeline.analyze(image, { ...options, mirror: false });
     await fullVocab?.analyze(image, options);
+    if (headed) await pipeline.analyze(image, { ...options, labelHeads: false });
     const results: Analysis[] = [];
     const unmirrored: Analysis[] = [];
     const untrimmed: Analysis[] = [];
+    const unheaded: Analysis[] = [];
     for (let i = 0; i < runs; i++) {
       results.push(await pipeline.analyze(image, options));
       unmirrored.push(await pipeline.analyze(image, { ...options, mirror: false }));
       if (fullVocab) untrimmed.push(await fullVocab.analyze(image, options));
+      if (headed) unheaded.push(await pipeline.analyze(image, { ...options, labelHeads: false }));
     }
     const stage = (key: keyof Analysis['timings'], of = results) => median(of.map((r) => r.timings[key]));
     print('tokens', tokens);
@@ -142,6 +148,10 @@ async function warm(model: string, image: string, listsVocab: boolean): Promise<
     print('decode_tokens_per_s', ((tokens - 1) * 1000) / stage('generateMs'));
     print('analyze_ms_warm_no_mirror', stage('totalMs', unmirrored));
     print('encode_ms_no_mirror', stage('encodeMs', unmirrored));
+    if (headed) {
+      print('analyze_ms_warm_no_heads', stage('totalMs', unheaded));
+      print('generate_ms_no_heads', stage('generateMs', unheaded));
+    }
     if (fullVocab) {
       print('analyze_ms_warm_full_vocab', stage('totalMs', untrimmed));
       print('generate_ms_full_vocab', stage('generateMs', untrimmed));
@@ -172,8 +182,9 @@ try {
   print('model', model);
   print('image', image);
   print('threads', threads ?? 'all');
-  const listsVocab = (await readModelDirConfig(model)).output_vocab !== undefined;
-  await warm(model, image, listsVocab);
+  const config = await readModelDirConfig(model);
+  const listsVocab = config.output_vocab !== undefined;
+  await warm(model, image, listsVocab, config.label_heads?.heads.expression !== undefined);
   cold(model, image);
   if (listsVocab) cold(model, image, '_full_vocab', ['--full-vocab']);
 } catch (err) {

@@ -45,6 +45,10 @@ describe('the shipped default model', () => {
       // The tokens of its training answers (scripts/output-vocab.ts), the end of sequence among them.
       expect(pretrained.config.output_vocab).toHaveLength(476);
       expect(pretrained.config.output_vocab).toContain(pretrained.tokenizer.eosId);
+      // Label heads for the expression and the attributes, pooled at weight ½ (model card, *Label heads*).
+      expect(pretrained.labelHeads?.tasks.sort()).toEqual(['attributes', 'expression']);
+      expect(pretrained.labelHeads?.weight).toBe(0.5);
+      expect(pretrained.labelHeads?.head('expression')?.labels).toHaveLength(8);
     } finally {
       await pretrained.dispose();
     }
@@ -57,6 +61,13 @@ describe('the shipped default model', () => {
       expect(answer.answer.length).toBeGreaterThan(10);
       expect(answer.label, `${task}: ${answer.answer}`).not.toBeNull();
     }
+    // The heads' readings come with the answers of their tasks; the expression stated is the head's or the
+    // decoder's pooled choice, one of the head's eight.
+    const { expression, attributes, age } = r.answers;
+    expect(Object.values(expression.headProbabilities!).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    expect(Object.keys(expression.headProbabilities!)).toContain(expression.label);
+    expect(Object.keys(attributes.headProbabilities!)).toHaveLength(40);
+    expect(age.headProbabilities).toBeUndefined();
     expect(r.faces).toHaveLength(1);
   });
 

@@ -136,14 +136,18 @@ describe('label heads of a model', () => {
       const ask = (o: { labelHeads?: boolean; headWeight?: number }) =>
         answerQuestions(pretrained, [{ media, instruction: 'What emotion does this face show?', task: 'expression' }], { maxNewTokens: 24, ...o });
       const sad = expressionOpenings('sad', 'image');
-      const { generations: [headed] } = await ask({});
+      const { generations: [headed], headReadings: [reading] } = await ask({});
       expect(sad.some((opening) => headed.text.startsWith(opening))).toBe(true);
+      // The head's own reading comes back with the answer: p_head per label.
+      expect(Object.keys(reading!)).toEqual(['happy', 'sad']);
+      expect(reading!.sad).toBeGreaterThan(0.99);
       // w = 0: the decoder's own choice among the heads' classes, still a whole opening.
       const { generations: [own] } = await ask({ headWeight: 0 });
       expect([...sad, ...expressionOpenings('happy', 'image')].some((opening) => own.text.startsWith(opening))).toBe(true);
       // Without the heads the expression is sampled: no opening is forced (the barely trained decoder writes anything).
-      const { generations: [bare] } = await ask({ labelHeads: false });
+      const { generations: [bare], headReadings: [none] } = await ask({ labelHeads: false });
       expect(bare.text).not.toBe(headed.text);
+      expect(none).toBeUndefined();
     } finally {
       await pretrained.dispose();
     }

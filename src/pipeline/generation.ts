@@ -60,7 +60,7 @@ export async function answerQuestions(
   pretrained: Pretrained,
   questions: readonly Question[],
   options: AnswerOptions = {},
-): Promise<{ generations: Generation[]; timings: ModelTimings }> {
+): Promise<{ generations: Generation[]; headReadings: (Record<string, number> | undefined)[]; timings: ModelTimings }> {
   const { model, tokenizer, generation } = pretrained;
   const start = performance.now();
   const media = [...new Set(questions.map((q) => q.media))];
@@ -83,13 +83,13 @@ export async function answerQuestions(
     // The mean over the frames and the mirror images: as the heads were fitted (train/label-heads.ts).
     if (encoded.pooled) pooled.set(media[i], meanRows(encoded.pooled));
   }
-  const guideFor = (q: Question): DecodingGuide | undefined => {
-    if (!q.task) return undefined;
-    const head = heads?.head(q.task);
+  // Each question's label head reading, where its task has a head and the media was pooled for it.
+  const readings = questions.map((q) => {
+    const head = q.task ? heads?.head(q.task) : undefined;
     const features = pooled.get(q.media);
-    const reading = head && features && heads ? { head, probabilities: heads.probabilities(q.task, features)!, weight: options.headWeight ?? heads.weight } : undefined;
-    return labelGuide(q.task, tokenizer, { media: q.media.kind, head: reading });
-  };
+    return head && features && heads ? { head, probabilities: heads.probabilities(q.task!, features)!, weight: options.headWeight ?? heads.weight } : undefined;
+  });
+  const guideFor = (q: Question, i: number): DecodingGuide | undefined => (q.task ? labelGuide(q.task, tokenizer, { media: q.media.kind, head: readings[i] }) : undefined);
   const encoded = performance.now();
   let prefilled: number | undefined;
   const generations = await model.generate(
@@ -111,6 +111,7 @@ export async function answerQuestions(
   prefilled ??= end;
   return {
     generations,
+    headReadings: readings.map((r) => r && Object.fromEntries(r.head.labels.map((label, c) => [label, r.probabilities[c]]))),
     timings: {
       preprocessMs: preprocessed - start,
       encodeMs: encoded - preprocessed,

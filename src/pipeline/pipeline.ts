@@ -87,6 +87,12 @@ export interface Answer<T extends Task | null = Task | null> {
   answer: string;
   /** The task's label as the answer states it; null when it states none, or when no task was given. */
   label: T extends Task ? Labels[T] | null : null;
+  /**
+   * The model's label head's reading of the face, where it has one for the task and used it: p_head of each of the
+   * head's labels (an expression's probability; each AU's or attribute's probability of being present). The label
+   * the answer states is the decision rule's, which pools this with the decoder's own probabilities.
+   */
+  headProbabilities?: Record<string, number>;
   finishReason: FinishReason;
   tokens: number;
 }
@@ -208,7 +214,7 @@ export class FaceLlavaPipeline {
     // A task is null only when a prompt is given.
     const prompts = tasks.map((task) => options.prompt ?? evalInstruction(task!, media.kind));
     const { onText } = options;
-    const { generations, timings } = await this.withModel(() =>
+    const { generations, headReadings, timings } = await this.withModel(() =>
       // One media object for all the questions: it is encoded once.
       answerQuestions(
         this.pretrained,
@@ -227,7 +233,8 @@ export class FaceLlavaPipeline {
     const answers = generations.map((g, i): Answer => {
       const task = tasks[i];
       const label = task === null ? null : readLabel(task, g.text);
-      return { task, prompt: prompts[i], answer: g.text, label, finishReason: g.finishReason, tokens: g.ids.length };
+      const reading = headReadings[i];
+      return { task, prompt: prompts[i], answer: g.text, label, ...(reading && { headProbabilities: reading }), finishReason: g.finishReason, tokens: g.ids.length };
     });
     const described: MediaAnalysis = { faces, media, timings: { faceMs, ...timings, totalMs: performance.now() - start } };
     if (options.task === 'all') {
