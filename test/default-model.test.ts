@@ -45,10 +45,13 @@ describe('the shipped default model', () => {
       // The tokens of its training answers (scripts/output-vocab.ts), the end of sequence among them.
       expect(pretrained.config.output_vocab).toHaveLength(476);
       expect(pretrained.config.output_vocab).toContain(pretrained.tokenizer.eosId);
-      // Label heads for the expression and the attributes, pooled at weight ½ (model card, *Label heads*).
-      expect(pretrained.labelHeads?.tasks.sort()).toEqual(['attributes', 'expression']);
+      // Label heads: the expression and the attributes pooled at weight ½, the AUs by their head alone, each at its
+      // own F1-minded threshold (model card, *Label heads*).
+      expect(pretrained.labelHeads?.tasks.sort()).toEqual(['attributes', 'au', 'expression']);
       expect(pretrained.labelHeads?.weight).toBe(0.5);
       expect(pretrained.labelHeads?.head('expression')?.labels).toHaveLength(8);
+      expect(pretrained.labelHeads?.head('au')).toMatchObject({ weight: 1, thresholds: expect.any(Array) });
+      expect(pretrained.labelHeads?.head('au')?.thresholds).toHaveLength(19);
     } finally {
       await pretrained.dispose();
     }

@@ -14,7 +14,7 @@ import { headProbabilities, LABEL_HEADS_FILE, LabelHeads, meanRows, writeLabelHe
 import { loadPretrained, parseModelDirConfig, readModelDirConfig, writeModelDirConfig, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
 import { answerQuestions } from '../src/pipeline/generation.js';
 import { encoderExtractor } from '../src/train/extractor.js';
-import { fitLabelHeads, foldStandardization, headLabels, logLoss, storeLabelHeads } from '../src/train/label-heads.js';
+import { f1Thresholds, fitLabelHeads, foldStandardization, headLabels, logLoss, storeLabelHeads } from '../src/train/label-heads.js';
 import { columnStats, fitLogistic, linearScores, standardize } from '../src/train/logistic.js';
 import { train } from '../src/train/trainer.js';
 import { buildProgram } from '../src/cli/main.js';
@@ -124,7 +124,7 @@ describe('label heads of a model', () => {
     // Heads sure of the opposite of the colours, so that the choice can only be theirs.
     const fitted = await fitLabelHeads({ model, data: [data], cache, resolveEncoder: pooling, lambdas: [0.01], threads: 2 });
     const head = fitted.heads.get('expression')!;
-    const flipped = { ...head, weight: head.weight.map((w) => -50 * w), bias: head.bias.map((b) => -50 * b) };
+    const flipped = { ...head, matrix: head.matrix.map((w) => -50 * w), bias: head.bias.map((b) => -50 * b) };
     const dir = path.join(tmp(), 'model');
     await cp(model, dir, { recursive: true });
     writeLabelHeads(dir, { weight: 1, heads: new Map([['expression', flipped]]) });
@@ -153,7 +153,7 @@ describe('label heads of a model', () => {
     }
 
     // A head whose width is not the encoder's, or a config naming a file that is missing, is refused at load.
-    writeLabelHeads(dir, { weight: 1, heads: new Map([['expression', { ...head, weight: new Float32Array(3 * 2) }]]) });
+    writeLabelHeads(dir, { weight: 1, heads: new Map([['expression', { ...head, matrix: new Float32Array(3 * 2) }]]) });
     await expect(loadPretrained(dir, { resolveEncoder: pooling })).rejects.toThrow(/the expression head is \[3, 2\] \+ \[2\], want \[4, 2\]/);
     rmSync(path.join(dir, LABEL_HEADS_FILE));
     await expect(loadPretrained(dir, { resolveEncoder: pooling })).rejects.toThrow(/label_heads\.safetensors is missing/);
@@ -164,13 +164,16 @@ describe('label heads of a model', () => {
     await cp(model, dir, { recursive: true });
     const fitted = await fitLabelHeads({ model: dir, data: [data], cache, resolveEncoder: pooling, lambdas: [0.01], threads: 2 });
     // Storing one task's heads keeps the others the model has.
-    const attributes = { kind: 'sigmoid' as const, labels: ['Smiling'], weight: Float32Array.of(1, 2, 3, 4), bias: Float32Array.of(0.5) };
+    const attributes = { kind: 'sigmoid' as const, labels: ['Smiling'], matrix: Float32Array.of(1, 2, 3, 4), bias: Float32Array.of(0.5) };
     await storeLabelHeads(dir, new Map([['attributes', attributes]]), 0.5);
     const both = await storeLabelHeads(dir, fitted.heads, 0.7);
     expect([...both.heads.keys()].sort()).toEqual(['attributes', 'expression']);
     const stored = await readModelDirConfig(dir);
-    expect(stored.label_heads!.weight).toBe(0.7);
-    expect(Array.from(LabelHeads.load(dir, stored.label_heads, 4)!.head('attributes')!.weight)).toEqual([1, 2, 3, 4]);
+    // The model's share stays; the expression head, stored at another, keeps its own.
+    expect(stored.label_heads!.weight).toBe(0.5);
+    expect(stored.label_heads!.heads.expression!.weight).toBe(0.7);
+    expect(stored.label_heads!.heads.attributes!.weight).toBeUndefined();
+    expect(Array.from(LabelHeads.load(dir, stored.label_heads, 4)!.head('attributes')!.matrix)).toEqual([1, 2, 3, 4]);
     const run = path.join(tmp(), 'run');
     await train({ data: [data], out: run, cache, stages: ['2'], init: dir, resolveEncoder: pooling, epochs: 1, maxSteps: 1, batch: 4, checkpointEvery: 1, threads: 2 });
     expect(JSON.parse(readFileSync(path.join(run, 'model', 'config.json'), 'utf8')).label_heads).toBeUndefined();
@@ -182,6 +185,17 @@ describe('label heads of a model', () => {
     await expect(program.parseAsync(['node', 'face-llava', 'heads', '--model', model, '--data', data, '--cache', cache, '--tasks', 'expression,deepfake'])).rejects.toThrow(
       /--tasks: deepfake has no head \(tasks with heads: expression, au, attributes\)/,
     );
+  });
+
+  it('give each AU the threshold F1 calls for: half the best F1 the held-out fold reaches', () => {
+    const logit = (p: number) => Math.log(p / (1 - p));
+    // Label 0: best F1 0.8 (stating the top three: 2 right, 1 wrong) → 0.4. Label 1: never present → ½.
+    const p = [0.9, 0.85, 0.2, 0.1, 0.1, 0.1];
+    const z = Float64Array.from(p.flatMap((v) => [logit(v), logit(0.3)]));
+    const y = Float32Array.from([1, 0, 1, 0, 0, 0].flatMap((v) => [v, 0]));
+    const [t0, t1] = f1Thresholds(z, y, 6, 2);
+    expect(t0).toBeCloseTo(0.4, 9);
+    expect(t1).toBe(0.5);
   });
 
   it('keep the AUs enough images show, and count an image once across its augmented views', () => {

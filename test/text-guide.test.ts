@@ -179,11 +179,14 @@ describe('decoding guides', () => {
       evidence: { probabilities: [0.9, Number.NaN, Number.NaN, Number.NaN, Number.NaN, 0.05], weight: 0.5 },
     });
     expect(await answer(answers, guide)).toBe(attributeList([0]));
+    // A threshold of its own per item: "bangs" at 0.3 is stated where ½ would leave it out.
+    const own = new ListGuide(tokenizer, { items: ATTRIBUTES, starts: (s) => s.text.trimEnd().endsWith(':'), lead: ' ', separator: ', ', end: '.', threshold: [0.5, 0.25, 0.5, 0.5, 0.5, 0.5] });
+    expect(await answer(answers, own)).toBe(attributeList([1, 5]));
   });
 
   it('with a label head, guides the expression and the action units too', () => {
     const head = (labels: string[]): { head: LabelHead; probabilities: number[]; weight: number } => ({
-      head: { kind: 'softmax', labels, weight: new Float32Array(labels.length), bias: new Float32Array(labels.length) },
+      head: { kind: 'softmax', labels, matrix: new Float32Array(labels.length), bias: new Float32Array(labels.length) },
       probabilities: labels.map(() => 1 / labels.length),
       weight: 0.5,
     });

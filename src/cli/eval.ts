@@ -105,7 +105,7 @@ async function loadAnswerer(o: EvalCliOptions, log: (line: string) => void): Pro
       ...generation,
       max_new_tokens: o.maxNewTokens ?? generation.max_new_tokens,
       label_rules: o.labelRules,
-      ...(o.labelRules && o.labelHeads && pretrained.labelHeads?.head(o.task) && { label_heads: o.headWeight ?? pretrained.labelHeads.weight }),
+      ...(o.labelRules && o.labelHeads && pretrained.labelHeads?.head(o.task) && { label_heads: o.headWeight ?? pretrained.labelHeads.head(o.task)!.weight ?? pretrained.labelHeads.weight }),
       mirror: o.mirror ?? pretrained.config.mirror, output_vocab: o.fullVocab ? null : (pretrained.config.output_vocab?.length ?? null) },
     frames: modelConfig.frames_per_video,
     dispose: () => pretrained.dispose(),

@@ -28,10 +28,12 @@ The heads read the frozen encoder's tokens averaged over the grid (and the mirro
 model sees a face when it answers. Per task, a logistic regression on the standardized features, its L2 strength
 picked by held-out log-loss on a fifth of the images (by subject where the records name one):
   expression   one class of the expressions the data labels
-  au           each AU with at least 10 training images showing it
+  au           each AU with at least 10 training images showing it, each with the threshold F1 calls
+               for (half the best F1 it reaches on the held-out fold) instead of ½
   attributes   each of CelebA's 40 attributes
-When the model answers a task's question, its decision rule pools the head with the decoder (--weight w):
-log p = (1 − w)·log p_decoder + w·log p_head; the decoder writes the rest of the answer.
+When the model answers a task's question, its decision rule pools the head with the decoder (--weight w, kept
+with the heads fitted now): log p = (1 − w)·log p_decoder + w·log p_head; the decoder writes the rest of the
+answer. Heads the model has for other tasks are kept.
 
 Examples:
   face-llava heads --model models/default --data fi/fer2013-expression fi/ckplus-expression fi/ckplus-au fi/celeba-attributes --cache fi/features
@@ -42,7 +44,7 @@ Examples:
     .requiredOption('--cache <dir>', "where encoder features are cached (the trainer's --cache: what it cached is read, not recomputed)")
     .option('--out <dir>', 'write a copy of the model directory with the heads here instead')
     .option('--tasks <list>', `comma-separated tasks to fit (default: each of ${HEAD_TASKS.join(', ')} that --data labels)`)
-    .addOption(new Option('--weight <w>', "the heads' share of the pooled decision, 0 (decoder alone) to 1 (heads alone)").argParser(fraction).default(0.5))
+    .addOption(new Option('--weight <w>', "the fitted heads' share of the pooled decision, 0 (decoder alone) to 1 (heads alone); kept with them where the model's other heads have another").argParser(fraction).default(0.5))
     .option('--threads <n>', 'onnxruntime threads (default: all cores)', integer(1))
     .action(async (o: HeadsCliOptions) => {
       let tasks: HeadTask[] | undefined;
@@ -63,11 +65,12 @@ Examples:
       });
       const dir = resolve(o.out ?? o.model);
       if (o.out !== undefined) await cp(resolve(o.model), dir, { recursive: true, errorOnExist: true, force: false });
-      const { heads } = await storeLabelHeads(dir, fitted.heads, o.weight);
+      const stored = await storeLabelHeads(dir, fitted.heads, o.weight);
+      const { heads } = stored;
       for (const r of fitted.reports) {
         const tried = r.heldOut.map((h) => `λ ${h.lambda}: ${h.logLoss.toFixed(4)}`).join(', ');
         process.stdout.write(`${r.task}: ${r.labels.length} labels, ${r.examples} examples (${r.images} images), λ ${r.lambda}${tried ? ` (held-out log-loss ${tried})` : ''}\n`);
       }
-      process.stdout.write(`wrote the label heads of ${dir}: ${[...heads.keys()].join(', ')} (weight ${o.weight})\n`);
+      process.stdout.write(`wrote the label heads of ${dir}: ${[...heads].map(([task, h]) => `${task} (weight ${h.weight ?? stored.weight})`).join(', ')}\n`);
     });
 }

@@ -13,7 +13,8 @@
 //   list items:  logit p(j) = (1 − w)·logit p_dec(j) + w·logit p_head(j)
 //
 // and the decoder writes the rest of its answer — the reasoning — after the label the rule chose. w = 0 is the
-// decoder alone; w = 1 the heads alone. Heads are fitted by `face-llava train --stage heads` (train/label-heads.ts)
+// decoder alone; w = 1 the heads alone; a head may carry its own w. A list item is stated when its pooled p passes
+// ½, or the head's own threshold for that label (AUs, scored by F1: `thresholds`). Heads are fitted by `face-llava train --stage heads` (train/label-heads.ts)
 // on standardized features; the standardization is folded into W and b before they are saved:
 //   W' = W / σ (row by row),  b' = b − Σ_i W_i·μ_i / σ_i.
 import { existsSync, renameSync } from 'node:fs';
@@ -35,6 +36,14 @@ export const LabelHeadSpecSchema = z.object({
   kind: z.enum(['softmax', 'sigmoid']),
   /** The outputs in order: expression names, CelebA attribute columns, AU numbers (as text). */
   labels: z.array(z.string().min(1)).min(1),
+  /**
+   * sigmoid heads of labels scored by F1 (AUs): the pooled probability each label needs to be stated, per label.
+   * F1, unlike accuracy, is best served below ½: for calibrated probabilities its optimal threshold is half the
+   * best F1 attainable (Lipton, Elkan & Naryanaswamy 2014), estimated on the fit's held-out fold. Absent: ½.
+   */
+  thresholds: z.array(z.number().gt(0).lt(1)).optional(),
+  /** This head's share w of the pooled decision, over `label_heads.weight`. */
+  weight: z.number().min(0).max(1).optional(),
 });
 
 /** config.json's `label_heads`. */
@@ -48,8 +57,8 @@ export type LabelHeadsConfig = z.output<typeof LabelHeadsConfigSchema>;
 
 /** One head: the spec and its folded weights. */
 export interface LabelHead extends LabelHeadSpec {
-  /** [C, K] row-major. */
-  readonly weight: Float32Array;
+  /** W [C, K] row-major (stored as `<task>.weight`). */
+  readonly matrix: Float32Array;
   /** [K] */
   readonly bias: Float32Array;
 }
@@ -73,10 +82,11 @@ export class LabelHeads {
       const k = spec.labels.length;
       const weight = file.load(`${task}.weight`, { toFloat32: true });
       const bias = file.load(`${task}.bias`, { toFloat32: true });
+      if (spec.thresholds && spec.thresholds.length !== k) throw new Error(`config.json: label_heads.heads.${task} has ${spec.thresholds.length} thresholds for ${k} labels`);
       if (weight.shape.join(',') !== `${width},${k}` || bias.shape.join(',') !== `${k}`) {
         throw new Error(`${path}: the ${task} head is [${weight.shape.join(', ')}] + [${bias.shape.join(', ')}], want [${width}, ${k}] + [${k}] (the encoder's ${width} channels, ${k} labels)`);
       }
-      heads.set(task, { ...spec, weight: weight.data as Float32Array, bias: bias.data as Float32Array });
+      heads.set(task, { ...spec, matrix: weight.data as Float32Array, bias: bias.data as Float32Array });
     }
     return new LabelHeads(config.weight, width, heads);
   }
@@ -113,7 +123,9 @@ export interface LabelHeadSet {
 /** config.json's `label_heads` for a set of heads. */
 export function labelHeadsConfig(set: LabelHeadSet): LabelHeadsConfig {
   const heads: LabelHeadsConfig['heads'] = {};
-  for (const [task, head] of set.heads) heads[task] = { kind: head.kind, labels: [...head.labels] };
+  for (const [task, head] of set.heads) {
+    heads[task] = { kind: head.kind, labels: [...head.labels], ...(head.thresholds && { thresholds: [...head.thresholds] }), ...(head.weight !== undefined && { weight: head.weight }) };
+  }
   return { weight: set.weight, heads };
 }
 
@@ -122,7 +134,7 @@ export function writeLabelHeads(dir: string, set: LabelHeadSet): void {
   const tensors = new Map<string, HostTensor>();
   for (const [task, head] of set.heads) {
     const k = head.labels.length;
-    tensors.set(`${task}.weight`, f32([head.weight.length / k, k], head.weight));
+    tensors.set(`${task}.weight`, f32([head.matrix.length / k, k], head.matrix));
     tensors.set(`${task}.bias`, f32([k], head.bias));
   }
   // Written aside and renamed: a reader finds the old file or the new one.
@@ -138,7 +150,7 @@ export function headProbabilities(head: LabelHead, pooled: Float32Array): Float6
   const z = Float64Array.from(head.bias);
   for (let i = 0; i < pooled.length; i++) {
     const v = pooled[i];
-    for (let c = 0; c < k; c++) z[c] += v * head.weight[i * k + c];
+    for (let c = 0; c < k; c++) z[c] += v * head.matrix[i * k + c];
   }
   if (head.kind === 'sigmoid') return z.map((v) => 1 / (1 + Math.exp(-v)));
   const max = Math.max(...z);

@@ -72,9 +72,10 @@ export async function answerQuestions(
   const pooled = new Map<FaceMedia, Float32Array>();
   const mirror = options.mirror ?? pretrained.config.mirror;
   const heads = options.labelRules === false || options.labelHeads === false ? undefined : pretrained.labelHeads;
-  const headed = new Set(questions.filter((q) => q.task !== undefined && heads?.head(q.task)).map((q) => q.media));
+  // A model with heads always has its encoder's graph average the tokens too (a ReduceMean beside the projector):
+  // one compiled visual path serves every question, whichever task it asks.
+  const wantPooled = pretrained.labelHeads !== undefined;
   for (const [i, { frames, landmarks }] of tensors.entries()) {
-    const wantPooled = headed.has(media[i]);
     const encoded = mirror
       ? await model.encode(withMirrored(frames), landmarks && withMirroredLandmarks(landmarks), { pooled: wantPooled })
       : await model.encode(frames, landmarks, { pooled: wantPooled });
@@ -87,7 +88,7 @@ export async function answerQuestions(
   const readings = questions.map((q) => {
     const head = q.task ? heads?.head(q.task) : undefined;
     const features = pooled.get(q.media);
-    return head && features && heads ? { head, probabilities: heads.probabilities(q.task!, features)!, weight: options.headWeight ?? heads.weight } : undefined;
+    return head && features && heads ? { head, probabilities: heads.probabilities(q.task!, features)!, weight: options.headWeight ?? head.weight ?? heads.weight } : undefined;
   });
   const guideFor = (q: Question, i: number): DecodingGuide | undefined => (q.task ? labelGuide(q.task, tokenizer, { media: q.media.kind, head: readings[i] }) : undefined);
   const encoded = performance.now();

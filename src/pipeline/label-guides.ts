@@ -75,10 +75,9 @@ export function labelGuide(task: Task, tokenizer: Tokenizer, o: LabelGuideOption
       });
     case 'expression': {
       if (!o.head) return undefined;
-      const classes = EXPRESSIONS.filter((x) => o.head!.head.labels.includes(x));
-      const pooled = evidence(classes)!;
       // Classes the head lacks cannot be pooled: the head's classes only.
-      return new ClassGuide(tokenizer, { openings: classes.map((x) => expressionOpenings(x, o.media ?? 'image')), evidence: pooled });
+      const classes = EXPRESSIONS.filter((x) => o.head!.head.labels.includes(x));
+      return new ClassGuide(tokenizer, { openings: classes.map((x) => expressionOpenings(x, o.media ?? 'image')), evidence: evidence(classes) });
     }
     case 'au': {
       if (!o.head) return undefined;
@@ -94,6 +93,11 @@ export function labelGuide(task: Task, tokenizer: Tokenizer, o: LabelGuideOption
         lastSeparator: ' and ',
         end: '.',
         evidence: evidence(AU_ITEMS.map((u) => String(u.au))),
+        // A head fitted for F1 gives each AU its threshold (train/label-heads.ts, f1Thresholds); others ½.
+        threshold: AU_ITEMS.map((u) => {
+          const at = o.head!.head.labels.indexOf(String(u.au));
+          return at >= 0 && o.head!.head.thresholds ? o.head!.head.thresholds[at] : 0.5;
+        }),
       });
     }
     default:

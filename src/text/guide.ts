@@ -210,8 +210,8 @@ export interface ListGuideOptions {
   /** After the last item ("."). */
   end: string;
   /** Needed for an item to be stated: P(present | the list so far) above it (default ½, the Bayes rule for
-   * per-item accuracy). */
-  threshold?: number;
+   * per-item accuracy); one per item, or one for all. */
+  threshold?: number | readonly number[];
   /** Another reader's P(present) of each item (NaN: none), pooled with the model's (see `pooledOdds`). */
   evidence?: Evidence;
 }
@@ -357,13 +357,14 @@ export class ListGuide implements DecodingGuide {
 
   /** The index of the move the rule makes, given each move's probability. */
   private decide(moves: readonly Move[], p: readonly number[]): number {
-    const threshold = this.options.threshold ?? 0.5;
+    const given = this.options.threshold ?? 0.5;
+    const threshold = (item: number) => (typeof given === 'number' ? given : given[item]);
     const mass = (from: number) => moves.reduce((sum, m, i) => sum + (m.item === undefined || m.item >= from ? p[i] : 0), 0);
     const itemMass = (item: number) => moves.reduce((sum, m, i) => sum + (m.item === item ? p[i] : 0), 0);
     const candidates = [...new Set(moves.flatMap((m) => (m.item === undefined ? [] : [m.item])))];
     const evidence = this.options.evidence;
     const present = (item: number) => pooledOdds(itemMass(item) / mass(item), evidence?.probabilities[item], evidence?.weight ?? 0);
-    let chosen = candidates.find((item) => present(item) > threshold);
+    let chosen = candidates.find((item) => present(item) > threshold(item));
     if (chosen === undefined) {
       const end = moves.findIndex((m) => m.item === undefined);
       if (end >= 0) return end;

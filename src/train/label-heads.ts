@@ -56,6 +56,8 @@ export interface HeadFitReport {
   /** Held-out mean log-loss per λ tried, and the λ chosen. */
   heldOut: { lambda: number; logLoss: number }[];
   lambda: number;
+  /** Per label, the probability it needs to be stated (AUs: F1-minded, `f1Thresholds`). */
+  thresholds?: number[];
 }
 
 export interface FittedLabelHeads extends LabelHeadSet {
@@ -135,8 +137,33 @@ export function logLoss(kind: LogisticKind, z: Float64Array, y: Float32Array, n:
   return total / n;
 }
 
+/**
+ * Per label, the threshold on p that F1 calls for: half the best F1 the held-out scores z [n, k] reach against y
+ * (for calibrated probabilities the F1-optimal threshold is ½·F1*: Lipton, Elkan & Naryanaswamy 2014), within
+ * [0.05, ½]; ½ for a label the fold never shows.
+ */
+export function f1Thresholds(z: Float64Array, y: Float32Array, n: number, k: number): number[] {
+  return Array.from({ length: k }, (_, c) => {
+    const positives = Array.from({ length: n }, (_, i) => y[i * k + c]).reduce((a, b) => a + b, 0);
+    if (positives === 0) return 0.5;
+    let best = 0;
+    for (let t = 0.05; t < 0.951; t += 0.05) {
+      let [tp, fp, fn] = [0, 0, 0];
+      for (let i = 0; i < n; i++) {
+        const said = 1 / (1 + Math.exp(-z[i * k + c])) > t;
+        const truth = y[i * k + c] > 0;
+        if (said && truth) tp++;
+        else if (said) fp++;
+        else if (truth) fn++;
+      }
+      best = Math.max(best, (2 * tp) / (2 * tp + fp + fn));
+    }
+    return Math.min(0.5, Math.max(0.05, best / 2));
+  });
+}
+
 /** A linear model on standardized features, folded so that it reads raw ones: W' = W/σ, b' = b − Σ W·μ/σ. */
-export function foldStandardization(model: LinearModel, stats: { mean: Float64Array; std: Float64Array }): { weight: Float32Array; bias: Float32Array } {
+export function foldStandardization(model: LinearModel, stats: { mean: Float64Array; std: Float64Array }): { matrix: Float32Array; bias: Float32Array } {
   const { d, k } = model;
   const weight = new Float32Array(d * k);
   const bias = Float64Array.from(model.b);
@@ -147,7 +174,7 @@ export function foldStandardization(model: LinearModel, stats: { mean: Float64Ar
       bias[c] -= w * stats.mean[j];
     }
   }
-  return { weight, bias: Float32Array.from(bias) };
+  return { matrix: weight, bias: Float32Array.from(bias) };
 }
 
 const taskOf = (e: Example): HeadTask | undefined => {
@@ -253,20 +280,26 @@ export async function fitLabelHeads(o: FitLabelHeadsOptions): Promise<FittedLabe
       };
       const heldOut: HeadFitReport['heldOut'] = [];
       let lambda = lambdas[0];
-      if (outIdx.length > 0 && fitIdx.length > 0 && lambdas.length > 1) {
+      let thresholds: number[] | undefined;
+      if (outIdx.length > 0 && fitIdx.length > 0 && (lambdas.length > 1 || task === 'au')) {
         let init: LinearModel | undefined;
         const [fx, fy, ox, oy] = [rows(x, d, fitIdx), rows(y, k, fitIdx), rows(x, d, outIdx), rows(y, k, outIdx)];
+        const scores = new Map<number, Float64Array>();
         for (const l of [...lambdas].sort((a, b) => b - a)) {
           init = await fitLogistic(kind, fx, fy, fitIdx.length, d, k, l, { init, threads: o.threads });
-          const loss = logLoss(kind, linearScores(init, ox, outIdx.length), oy, outIdx.length, k);
+          const z = linearScores(init, ox, outIdx.length);
+          scores.set(l, z);
+          const loss = logLoss(kind, z, oy, outIdx.length, k);
           heldOut.push({ lambda: l, logLoss: loss });
           o.log?.(`${task}: λ ${l}: held-out log-loss ${loss.toFixed(4)} (${outIdx.length} of ${n} examples)`);
         }
         lambda = heldOut.reduce((best, h) => (h.logLoss < best.logLoss ? h : best)).lambda;
+        // AUs are scored by F1: each gets the threshold F1 calls for, from the held-out fold at the chosen λ.
+        if (task === 'au') thresholds = f1Thresholds(scores.get(lambda)!, oy, outIdx.length, k);
       }
       const model = await fitLogistic(kind, x, y, n, d, k, lambda, { threads: o.threads });
-      heads.set(task, { kind, labels, ...foldStandardization(model, stats) });
-      reports.push({ task, kind, labels, examples: n, images: new Set(examples.map(imageOf)).size, heldOut, lambda });
+      heads.set(task, { kind, labels, ...foldStandardization(model, stats), ...(thresholds && { thresholds }) });
+      reports.push({ task, kind, labels, examples: n, images: new Set(examples.map(imageOf)).size, heldOut, lambda, ...(thresholds && { thresholds }) });
     }
   } finally {
     await releaseLogisticSessions();
@@ -277,11 +310,19 @@ export async function fitLabelHeads(o: FitLabelHeadsOptions): Promise<FittedLabe
 /**
  * Stores heads in the model directory `dir`: label_heads.safetensors, then config.json's `label_heads` (a reader
  * finds the model with its old heads or its new). Heads it has for other tasks are kept: they read the same encoder.
+ * `weight` is the stored heads' share of the pooled decision: the model's `label_heads.weight` when it had no heads,
+ * else theirs alone where it differs from the model's.
  */
 export async function storeLabelHeads(dir: string, heads: ReadonlyMap<HeadTask, LabelHead>, weight: number): Promise<LabelHeadSet> {
   const config = await readModelDirConfig(dir);
-  const kept = LabelHeads.load(dir, config.label_heads, visionWidth(config.face_llava.vision))?.entries() ?? [];
-  const set: LabelHeadSet = { weight, heads: new Map([...kept.filter(([task]) => !heads.has(task)), ...heads]) };
+  const existing = LabelHeads.load(dir, config.label_heads, visionWidth(config.face_llava.vision));
+  const kept = existing?.entries() ?? [];
+  const shared = existing?.weight ?? weight;
+  const stored = [...heads].map(([task, head]): [HeadTask, LabelHead] => {
+    const { weight: _own, ...rest } = head;
+    return [task, weight === shared ? rest : { ...rest, weight }];
+  });
+  const set: LabelHeadSet = { weight: shared, heads: new Map([...kept.filter(([task]) => !heads.has(task)), ...stored]) };
   writeLabelHeads(dir, set);
   await writeModelDirConfig(dir, { ...config, label_heads: labelHeadsConfig(set) });
   return set;
