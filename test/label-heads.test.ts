@@ -7,39 +7,23 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { f32 } from '../src/graph/host.js';
-import * as ops from '../src/graph/ops.js';
 import { rgbFromSharp, type RgbImage } from '../src/face/rgb.js';
 import { expressionOpenings } from '../src/data/annotators/offline.js';
 import { headProbabilities, LABEL_HEADS_FILE, LabelHeads, meanRows, writeLabelHeads } from '../src/model/label-heads.js';
-import { loadPretrained, parseModelDirConfig, readModelDirConfig, writeModelDirConfig, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
+import { loadPretrained, parseModelDirConfig, readModelDirConfig, writeModelDirConfig, type ModelDirConfigInput } from '../src/model/pretrained.js';
 import { answerQuestions } from '../src/pipeline/generation.js';
 import { encoderExtractor } from '../src/train/extractor.js';
 import { f1Thresholds, fitLabelHeads, foldStandardization, headLabels, logLoss, storeLabelHeads } from '../src/train/label-heads.js';
 import { columnStats, fitLogistic, linearScores, standardize } from '../src/train/logistic.js';
 import { train } from '../src/train/trainer.js';
 import { buildProgram } from '../src/cli/main.js';
-import { expressionFolder } from './helpers/train-data.js';
+import { expressionFolder, LANDMARKS, poolingEncoder, TINY_MODEL_CONFIG } from './helpers/train-data.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'face-llava-heads-'));
 
-/** 3 → 4 channels applied to 8×8 averages of a 16×16 frame: a 2×2 grid of tokens, 4 channels each. */
-const MIX = f32([4, 3, 1, 1], [0.9, -0.4, 0.3, 0.2, 0.8, -0.5, -0.6, 0.1, 0.7, 0.5, 0.5, 0.5]);
-const pooling = (): ResolvedEncoder => ({
-  network: { inputShape: [3, 16, 16], build: (x) => ops.conv(ops.avgPool(x, { kernel: [8, 8] }), x.graph.constant(MIX, 'mix'), null) },
-});
+const pooling = poolingEncoder;
+const CONFIG: Omit<ModelDirConfigInput, 'tasks'> = { ...TINY_MODEL_CONFIG, mirror: true };
 
-const CONFIG: Omit<ModelDirConfigInput, 'tasks'> = {
-  face_llava: {
-    vision: { type: 'feature_map', channels: 4, grid: 2 },
-    cross_attn: { cross_attn_type: 'none' },
-    llm: { vocab_size: 32000, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, tie_word_embeddings: true, max_position_embeddings: 128 },
-  },
-  preprocess: { image_size: 16, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], crop: 'none' },
-  encoder: { kind: 'npm', package: 'test', model: 'pool', layer: 'pool', input_size: 16 },
-  mirror: true,
-};
-
-const LANDMARKS = Array.from({ length: 68 }, (_, i) => [0.5 + 0.3 * Math.cos(i / 10.8), 0.5 + 0.3 * Math.sin(i / 10.8)]);
 const WARM = (k: number) => ({ r: 220, g: 140 + 8 * (k % 6), b: 40 });
 const COOL = (k: number) => ({ r: 40, g: 90, b: 160 + 10 * (k % 6) });
 const plain = (colour: { r: number; g: number; b: number }) => sharp({ create: { width: 256, height: 256, channels: 3, background: colour } });

@@ -9,23 +9,18 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { f32, type HostTensor } from '../src/graph/host.js';
 import * as ops from '../src/graph/ops.js';
 import { flipGrid, mirrorMean } from '../src/model/mirror.js';
-import { parseModelDirConfig, type ModelDirConfigInput, type ResolvedEncoder } from '../src/model/pretrained.js';
+import { parseModelDirConfig, type ResolvedEncoder } from '../src/model/pretrained.js';
 import { rgbFromSharp, type RgbImage } from '../src/face/rgb.js';
 import { encoderExtractor } from '../src/train/extractor.js';
-import { expressionFolder, readLog } from './helpers/train-data.js';
+import { expressionFolder, LANDMARKS, MIX, poolingEncoder, readLog, TINY_MODEL_CONFIG } from './helpers/train-data.js';
 import { train, type TrainEvent, type TrainOptions } from '../src/train/trainer.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'face-llava-mirror-'));
 
-/** 3 → 4 channels, applied to 8×8 averages of a 16×16 frame: a 2×2 grid of tokens. */
-const MIX = f32([4, 3, 1, 1], [0.9, -0.4, 0.3, 0.2, 0.8, -0.5, -0.6, 0.1, 0.7, 0.5, 0.5, 0.5]);
 /** Weights each pixel by its column, 0.2 at the left edge to 1.8 at the right: a network that tells left from right. */
 const RAMP = f32([1, 1, 1, 16], Float32Array.from({ length: 16 }, (_, x) => 0.2 + (1.6 * x) / 15));
 
-/** Average pooling then a 1×1 convolution: it reads a face and its mirror alike, cell for mirrored cell. */
-const symmetric = (): ResolvedEncoder => ({
-  network: { inputShape: [3, 16, 16], build: (x) => ops.conv(ops.avgPool(x, { kernel: [8, 8] }), x.graph.constant(MIX, 'mix'), null) },
-});
+const symmetric = poolingEncoder;
 /** The same after the column ramp: a face and its mirror give other tokens. */
 const sided = (): ResolvedEncoder => ({
   network: {
@@ -34,15 +29,7 @@ const sided = (): ResolvedEncoder => ({
   },
 });
 
-const CONFIG: Omit<ModelDirConfigInput, 'tasks'> = {
-  face_llava: {
-    vision: { type: 'feature_map', channels: 4, grid: 2 },
-    cross_attn: { cross_attn_type: 'none' },
-    llm: { vocab_size: 32000, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, tie_word_embeddings: true, max_position_embeddings: 128 },
-  },
-  preprocess: { image_size: 16, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], crop: 'none' },
-  encoder: { kind: 'npm', package: 'test', model: 'pool', layer: 'pool', input_size: 16 },
-};
+const CONFIG = TINY_MODEL_CONFIG;
 
 type Rgb = { r: number; g: number; b: number };
 
@@ -94,8 +81,6 @@ describe('the mirrored view of the encoder tokens', () => {
     await expect(encoderExtractor(config, { encoder: split, mirrored: true })).rejects.toThrow(/mirrored views .* need a frozen encoder/);
   });
 });
-
-const LANDMARKS = Array.from({ length: 68 }, (_, i) => [0.5 + 0.3 * Math.cos(i / 10.8), 0.5 + 0.3 * Math.sin(i / 10.8)]);
 
 /** Records whose crops are two-toned, the label's colour on the left for half of them and on the right for the rest. */
 const sidedData = (n: number): Promise<string> =>

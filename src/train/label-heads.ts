@@ -13,7 +13,7 @@ import { openCheckpoint } from '../graph/safetensors.js';
 import { CELEBA_ATTRIBUTES } from '../data/labels/attributes.js';
 import { EXPRESSIONS } from '../data/labels/expression.js';
 import { visionWidth } from '../model/config.js';
-import { type HeadTask, HEAD_TASKS, type LabelHead, LabelHeads, labelHeadsConfig, type LabelHeadSet, writeLabelHeads } from '../model/label-heads.js';
+import { type HeadTask, HEAD_TASKS, isHeadTask, type LabelHead, LabelHeads, labelHeadsConfig, type LabelHeadSet, writeLabelHeads } from '../model/label-heads.js';
 import { readModelDirConfig, resolveEncoder, writeModelDirConfig, type EncoderResolver, type ModelDirConfig, type ResolvedEncoder } from '../model/pretrained.js';
 import { llamaTokenizer } from '../text/tokenizer.js';
 import { type Example, listJsonl, loadExamples } from './data.js';
@@ -179,7 +179,7 @@ export function foldStandardization(model: LinearModel, stats: { mean: Float64Ar
 
 const taskOf = (e: Example): HeadTask | undefined => {
   const t = e.target?.task;
-  return t !== undefined && (HEAD_TASKS as readonly string[]).includes(t) ? (t as HeadTask) : undefined;
+  return t !== undefined && isHeadTask(t) ? t : undefined;
 };
 
 /** Pooled features [n, C] of examples: their frames' tokens averaged over the grid, the views and the frames. */
