@@ -7,6 +7,7 @@ import { mkdtempSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authenticityOpenings } from '../src/data/annotators/offline.js';
 import { TASKS } from '../src/data/build/types.js';
 import { createFaceExpert, type FaceExpert } from '../src/face/index.js';
 import { DEFAULT_MODEL_DIR, loadPretrained, PACKAGE_ROOT } from '../src/model/pretrained.js';
@@ -45,9 +46,10 @@ describe('the shipped default model', () => {
       // The tokens of its training answers (scripts/output-vocab.ts), the end of sequence among them.
       expect(pretrained.config.output_vocab).toHaveLength(476);
       expect(pretrained.config.output_vocab).toContain(pretrained.tokenizer.eosId);
-      // Label heads: the expression and the attributes pooled at weight ½, the AUs by their head alone, each at its
-      // own F1-minded threshold (model card, *Label heads*).
-      expect(pretrained.labelHeads?.tasks.sort()).toEqual(['attributes', 'au', 'expression']);
+      // Label heads: the expression, real/fake and the attributes pooled at weight ½, the AUs by their head alone,
+      // each at its own F1-minded threshold (model card, *Label heads*).
+      expect(pretrained.labelHeads?.tasks.sort()).toEqual(['attributes', 'au', 'deepfake', 'expression']);
+      expect(pretrained.labelHeads?.head('deepfake')).toMatchObject({ kind: 'softmax', labels: ['real', 'fake'] });
       expect(pretrained.labelHeads?.weight).toBe(0.5);
       expect(pretrained.labelHeads?.head('expression')?.labels).toHaveLength(8);
       expect(pretrained.labelHeads?.head('au')).toMatchObject({ weight: 1, thresholds: expect.any(Array) });
@@ -66,11 +68,14 @@ describe('the shipped default model', () => {
     }
     // The heads' readings come with the answers of their tasks; the expression stated is the head's or the
     // decoder's pooled choice, one of the head's eight.
-    const { expression, attributes, age } = r.answers;
+    const { expression, attributes, age, deepfake } = r.answers;
     expect(Object.values(expression.headProbabilities!).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     expect(Object.keys(expression.headProbabilities!)).toContain(expression.label);
     expect(Object.keys(attributes.headProbabilities!)).toHaveLength(40);
     expect(age.headProbabilities).toBeUndefined();
+    // The sample is a StyleGAN2 face: the answer opens by calling it fake, in one of the training answers' wordings.
+    expect(deepfake.label).toBe('fake');
+    expect(authenticityOpenings('fake', 'image').some((o) => deepfake.answer.startsWith(o))).toBe(true);
     expect(r.faces).toHaveLength(1);
   });
 

@@ -13,7 +13,7 @@ import { headProbabilities, LABEL_HEADS_FILE, LabelHeads, meanRows, writeLabelHe
 import { loadPretrained, parseModelDirConfig, readModelDirConfig, writeModelDirConfig, type ModelDirConfigInput } from '../src/model/pretrained.js';
 import { answerQuestions } from '../src/pipeline/generation.js';
 import { encoderExtractor } from '../src/train/extractor.js';
-import { f1Thresholds, fitLabelHeads, foldStandardization, headLabels, logLoss, storeLabelHeads } from '../src/train/label-heads.js';
+import { f1Thresholds, fitLabelHeads, foldStandardization, headLabels, headTargets, logLoss, storeLabelHeads } from '../src/train/label-heads.js';
 import { columnStats, fitLogistic, linearScores, standardize } from '../src/train/logistic.js';
 import { train } from '../src/train/trainer.js';
 import { buildProgram } from '../src/cli/main.js';
@@ -166,8 +166,8 @@ describe('label heads of a model', () => {
 
   it('are fitted by `face-llava heads`, which refuses a task without a head before loading anything', async () => {
     const program = buildProgram().exitOverride();
-    await expect(program.parseAsync(['node', 'face-llava', 'heads', '--model', model, '--data', data, '--cache', cache, '--tasks', 'expression,deepfake'])).rejects.toThrow(
-      /--tasks: deepfake has no head \(tasks with heads: expression, au, attributes\)/,
+    await expect(program.parseAsync(['node', 'face-llava', 'heads', '--model', model, '--data', data, '--cache', cache, '--tasks', 'expression,age'])).rejects.toThrow(
+      /--tasks: age has no head \(tasks with heads: expression, au, attributes, deepfake\)/,
     );
   });
 
@@ -190,6 +190,15 @@ describe('label heads of a model', () => {
       ...Array.from({ length: 8 }, (_, i) => example(`ck/a0.png#aug${i + 1}`, [4])),
     ];
     expect(headLabels('au', examples)).toEqual(['1', '12']);
+  });
+
+  it('read real or fake as one class of two, in the order the guide states them', () => {
+    const example = (id: string, value: string) => ({ id, target: { task: 'deepfake' as const, value } }) as never;
+    const examples = [example('rf/a.jpg', 'fake'), example('rf/a.jpg#aug1', 'fake'), example('rf/b.jpg', 'real')];
+    expect(headLabels('deepfake', examples)).toEqual(['real', 'fake']);
+    expect(Array.from(headTargets('deepfake', ['real', 'fake'], examples))).toEqual([0, 1, 0, 1, 1, 0]);
+    // A pack of one class cannot teach a head to tell them apart.
+    expect(headLabels('deepfake', examples.slice(0, 2))).toEqual(['fake']);
   });
 });
 

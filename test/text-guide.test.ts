@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { labelGuide } from '../src/pipeline/label-guides.js';
 import { generate, type DecoderStepper, type PromptInput, type StepInput } from '../src/text/generate.js';
 import { ClassGuide, continuationIds, digitIds, distinguishing, ListGuide, logSoftmax, MedianNumberGuide, pooledClasses, pooledOdds, scoreContinuations, type DecodingGuide, type GuideState } from '../src/text/guide.js';
-import { expressionOpenings } from '../src/data/annotators/offline.js';
+import { authenticityOpenings, expressionOpenings } from '../src/data/annotators/offline.js';
 import type { LabelHead } from '../src/model/label-heads.js';
 import { llamaTokenizer } from '../src/text/tokenizer.js';
 
@@ -184,7 +184,7 @@ describe('decoding guides', () => {
     expect(await answer(answers, own)).toBe(attributeList([1, 5]));
   });
 
-  it('with a label head, guides the expression and the action units too', () => {
+  it('with a label head, guides the expression, real or fake and the action units too', () => {
     const head = (labels: string[]): { head: LabelHead; probabilities: number[]; weight: number } => ({
       head: { kind: 'softmax', labels, matrix: new Float32Array(labels.length), bias: new Float32Array(labels.length) },
       probabilities: labels.map(() => 1 / labels.length),
@@ -192,7 +192,25 @@ describe('decoding guides', () => {
     });
     expect(labelGuide('expression', tokenizer, { head: head(['happy', 'sad']) })).toBeInstanceOf(ClassGuide);
     expect(labelGuide('au', tokenizer, { head: head(['1', '12']) })).toBeInstanceOf(ListGuide);
-    expect(labelGuide('deepfake', tokenizer, { head: head(['real', 'fake']) })).toBeUndefined();
+    expect(labelGuide('deepfake', tokenizer, { head: head(['real', 'fake']) })).toBeInstanceOf(ClassGuide);
+  });
+
+  it('says real or fake as the decoder and a head sure of the other class agree, in the training answers\' words', async () => {
+    // The decoder: real 0.7 over two wordings, fake 0.3. A head 0.97 sure of fake, at half the weight:
+    // √(0.7·0.03) ≈ 0.145 < √(0.3·0.97) ≈ 0.539.
+    const answers = new Map([
+      ['This video shows a real face. The skin is even.', 0.4],
+      ['The face in this video is real. The skin is even.', 0.3],
+      ['This face is fake. The skin is too smooth.', 0.3],
+    ]);
+    const head = { head: { kind: 'softmax' as const, labels: ['real', 'fake'], matrix: new Float32Array(2), bias: new Float32Array(2) }, weight: 0.5 };
+    const sure = labelGuide('deepfake', tokenizer, { media: 'video', head: { ...head, probabilities: [0.03, 0.97] } }) as ClassGuide;
+    expect(await answer(answers, sure)).toBe('This face is fake. The skin is too smooth.');
+    expect(sure.model![0]).toBeCloseTo(0.7, 5);
+    // A head that agrees with the decoder keeps its answer; a video's openings speak of a recording, not a photograph.
+    const agrees = labelGuide('deepfake', tokenizer, { media: 'video', head: { ...head, probabilities: [0.8, 0.2] } });
+    expect(await answer(answers, agrees)).toBe('This video shows a real face. The skin is even.');
+    expect(authenticityOpenings('real', 'video')).toContain('The face appears to be an authentic recording of a real person.');
   });
 
   it('needs an engine that can score continuations', async () => {

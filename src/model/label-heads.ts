@@ -2,7 +2,7 @@
 //
 //   φ̄ = the encoder's tokens [N, C] averaged over the grid (and over the mirror and a video's frames where the
 //       model reads those): the features the projector reads, pooled
-//   expression:            p_head(c | φ̄) = softmax(Wᵀφ̄ + b)_c          one class of K
+//   expression, real/fake: p_head(c | φ̄) = softmax(Wᵀφ̄ + b)_c          one class of K
 //   attributes, AUs:       p_head(j | φ̄) = σ(w_jᵀφ̄ + b_j)              K yes/no labels
 //
 // Why: the decoder learns the label from answers of thirty-odd tokens, of which the label is a handful, and reads
@@ -14,7 +14,7 @@
 //
 // and the decoder writes the rest of its answer — the reasoning — after the label the rule chose. w = 0 is the
 // decoder alone; w = 1 the heads alone; a head may carry its own w. A list item is stated when its pooled p passes
-// ½, or the head's own threshold for that label (AUs, scored by F1: `thresholds`). Heads are fitted by `face-llava train --stage heads` (train/label-heads.ts)
+// ½, or the head's own threshold for that label (AUs, scored by F1: `thresholds`). Heads are fitted by `face-llava heads` (train/label-heads.ts)
 // on standardized features; the standardization is folded into W and b before they are saved:
 //   W' = W / σ (row by row),  b' = b − Σ_i W_i·μ_i / σ_i.
 import { existsSync, renameSync } from 'node:fs';
@@ -27,14 +27,14 @@ import { openSafetensors, writeSafetensors } from '../graph/safetensors.js';
 export const LABEL_HEADS_FILE = 'label_heads.safetensors';
 
 /** The tasks a head can serve: a class, or a list of yes/no labels. Age keeps its median rule. */
-export const HEAD_TASKS = ['expression', 'au', 'attributes'] as const;
+export const HEAD_TASKS = ['expression', 'au', 'attributes', 'deepfake'] as const;
 export type HeadTask = (typeof HEAD_TASKS)[number];
 export const isHeadTask = (task: string): task is HeadTask => (HEAD_TASKS as readonly string[]).includes(task);
 
 export const LabelHeadSpecSchema = z.object({
   /** softmax: one class of `labels`; sigmoid: each of `labels` present or not. */
   kind: z.enum(['softmax', 'sigmoid']),
-  /** The outputs in order: expression names, CelebA attribute columns, AU numbers (as text). */
+  /** The outputs in order: expression names, CelebA attribute columns, AU numbers (as text), real and fake. */
   labels: z.array(z.string().min(1)).min(1),
   /**
    * sigmoid heads of labels scored by F1 (AUs): the pooled probability each label needs to be stated, per label.

@@ -3,8 +3,8 @@
 // training answers give their labels (data/annotators/offline.ts): attributes listed after a colon, alphabetically
 // by column name, comma-separated; ages as a number of years.
 //
-// With a label head (model/label-heads.ts) the head's probabilities are pooled into the rule, and expressions and
-// AUs get one too. Without a head they are left to the sampler, on measurements of the default model (`face-llava
+// With a label head (model/label-heads.ts) the head's probabilities are pooled into the rule, and expressions,
+// real/fake and AUs get one too. Without a head they are left to the sampler, on measurements of the default model (`face-llava
 // eval --split val`, with and without the guide):
 // - Expression and real/fake, a class summed over all the wordings the training answers state it in (a
 //   "ClassGuide": 6 openings per expression, 4 per authenticity), against greedy decoding's single path: FER2013
@@ -19,7 +19,8 @@
 import { ACTION_UNITS } from '../data/labels/action-units.js';
 import { ATTRIBUTES, CELEBA_ATTRIBUTES } from '../data/labels/attributes.js';
 import { EXPRESSIONS } from '../data/labels/expression.js';
-import { expressionOpenings } from '../data/annotators/offline.js';
+import { authenticityOpenings, expressionOpenings } from '../data/annotators/offline.js';
+import { AUTHENTICITY } from '../data/labels/deepfake.js';
 import type { MediaKind, Task } from '../data/build/types.js';
 import type { LabelHead } from '../model/label-heads.js';
 import { argmax } from '../text/sampling.js';
@@ -41,7 +42,7 @@ export interface HeadReading {
 export interface LabelGuideOptions {
   /** What the question is about: the answer's openings name it ("this image"). */
   media?: MediaKind;
-  /** The task's label head, where the model has one: with it, expressions and AUs get a rule too. */
+  /** The task's label head, where the model has one: with it, expressions, real/fake and AUs get a rule too. */
   head?: HeadReading;
 }
 
@@ -50,8 +51,8 @@ const AU_ITEMS = [...ACTION_UNITS].sort((a, b) => a.au - b.au);
 
 /**
  * The guide for one answer to `task`'s question, or undefined where the sampler's choice is already the rule's.
- * With a label head, its probabilities are pooled into the rule: the expression an answer opens with is chosen
- * over every opening of every expression (ClassGuide), the AUs and attributes it lists item by item (ListGuide).
+ * With a label head, its probabilities are pooled into the rule: the expression or authenticity an answer opens with
+ * is chosen over every opening of every class (ClassGuide), the AUs and attributes it lists item by item (ListGuide).
  */
 export function labelGuide(task: Task, tokenizer: Tokenizer, o: LabelGuideOptions = {}): DecodingGuide | undefined {
   const evidence = (labels: readonly string[]): Evidence | undefined => {
@@ -78,6 +79,11 @@ export function labelGuide(task: Task, tokenizer: Tokenizer, o: LabelGuideOption
       // Classes the head lacks cannot be pooled: the head's classes only.
       const classes = EXPRESSIONS.filter((x) => o.head!.head.labels.includes(x));
       return new ClassGuide(tokenizer, { openings: classes.map((x) => expressionOpenings(x, o.media ?? 'image')), evidence: evidence(classes) });
+    }
+    case 'deepfake': {
+      if (!o.head) return undefined;
+      const classes = AUTHENTICITY.filter((x) => o.head!.head.labels.includes(x));
+      return new ClassGuide(tokenizer, { openings: classes.map((x) => authenticityOpenings(x, o.media ?? 'image')), evidence: evidence(classes) });
     }
     case 'au': {
       if (!o.head) return undefined;

@@ -4,6 +4,7 @@
 // config.json), and over a video's frames — as the model pools them when it answers. Then, per task, on those
 // features standardized:
 //   expression   multinomial logistic regression over the expressions the data labels
+//   real/fake    the same over the two classes
 //   AUs          one logistic regression per AU with at least MIN_POSITIVE_IMAGES images showing it
 //   attributes   one logistic regression per CelebA attribute
 // with an L2 strength λ picked by the held-out log-loss on a fifth of the images (by subject where records name
@@ -11,6 +12,7 @@
 // standardization is folded into the weights.
 import { openCheckpoint } from '../graph/safetensors.js';
 import { CELEBA_ATTRIBUTES } from '../data/labels/attributes.js';
+import { AUTHENTICITY } from '../data/labels/deepfake.js';
 import { EXPRESSIONS } from '../data/labels/expression.js';
 import { visionWidth } from '../model/config.js';
 import { type HeadTask, HEAD_TASKS, isHeadTask, type LabelHead, LabelHeads, labelHeadsConfig, type LabelHeadSet, writeLabelHeads } from '../model/label-heads.js';
@@ -79,6 +81,9 @@ function hash(s: string): number {
   return h;
 }
 
+/** A task whose head reads one class of several (softmax); the others read yes/no labels (sigmoid). */
+const isClassTask = (task: HeadTask): boolean => task === 'expression' || task === 'deepfake';
+
 /** The labels a task's head predicts, from its training examples. */
 export function headLabels(task: HeadTask, examples: readonly Example[]): string[] {
   switch (task) {
@@ -88,6 +93,10 @@ export function headLabels(task: HeadTask, examples: readonly Example[]): string
     }
     case 'attributes':
       return [...CELEBA_ATTRIBUTES];
+    case 'deepfake': {
+      const seen = new Set(examples.map((e) => e.target!.value as string));
+      return AUTHENTICITY.filter((x) => seen.has(x));
+    }
     case 'au': {
       const images = new Map<number, Set<string>>();
       for (const e of examples) {
@@ -109,7 +118,7 @@ export function headTargets(task: HeadTask, labels: readonly string[], examples:
   examples.forEach((e, i) => {
     const value = e.target!.value;
     labels.forEach((label, c) => {
-      const on = task === 'expression' ? value === label : task === 'au' ? (value as readonly number[]).includes(Number(label)) : (value as readonly string[]).includes(label);
+      const on = isClassTask(task) ? value === label : task === 'au' ? (value as readonly number[]).includes(Number(label)) : (value as readonly string[]).includes(label);
       if (on) y[i * k + c] = 1;
     });
   });
@@ -260,8 +269,8 @@ export async function fitLabelHeads(o: FitLabelHeadsOptions): Promise<FittedLabe
   try {
     for (const [task, examples] of byTask) {
       const labels = headLabels(task, examples);
-      if (labels.length < (task === 'expression' ? 2 : 1)) throw new Error(`${task}: too few labels to fit a head (${labels.join(', ') || 'none'})`);
-      const kind: LogisticKind = task === 'expression' ? 'softmax' : 'sigmoid';
+      if (labels.length < (isClassTask(task) ? 2 : 1)) throw new Error(`${task}: too few labels to fit a head (${labels.join(', ') || 'none'})`);
+      const kind: LogisticKind = isClassTask(task) ? 'softmax' : 'sigmoid';
       o.log?.(`${task}: ${examples.length} examples, ${labels.length} labels`);
       const { x: raw, width: d } = await pooledFeatures(config, o.model, encoder, examples, o);
       const n = examples.length;

@@ -6,6 +6,7 @@
 import { CUE_NAMES, type Cue, type CueName } from '../cues.js';
 import { auName } from '../labels/action-units.js';
 import { ATTRIBUTES } from '../labels/attributes.js';
+import type { Authenticity } from '../labels/deepfake.js';
 import type { Expression } from '../labels/expression.js';
 import { rngFor, type Rng } from '../build/random.js';
 import type { MediaKind, TaskLabel } from '../build/types.js';
@@ -59,6 +60,24 @@ export function expressionOpenings(expression: Expression, media: MediaKind): st
   ];
 }
 
+/** Every sentence an answer may open with to say whether the face is real or fake (one is picked per answer). */
+export function authenticityOpenings(authenticity: Authenticity, media: MediaKind): string[] {
+  const capture = media === 'image' ? 'photograph' : 'recording';
+  return authenticity === 'real'
+    ? [
+        `This ${media} shows a real face.`,
+        `The face appears to be an authentic ${capture} of a real person.`,
+        'This is a genuine, camera-captured face.',
+        `The face in this ${media} is real.`,
+      ]
+    : [
+        'This face is fake.',
+        'The face appears to be synthetically generated rather than captured by a camera.',
+        'This is a computer-generated face.',
+        `The ${media} shows a synthetic face.`,
+      ];
+}
+
 /** The opening sentence(s): the label, in words the evaluation reads back. */
 function labelSentences(label: TaskLabel, media: MediaKind, rng: Rng): string[] {
   switch (label.task) {
@@ -106,26 +125,8 @@ function labelSentences(label: TaskLabel, media: MediaKind, rng: Rng): string[] 
       const group = ageGroup(n);
       return group ? [first, `They appear ${group}.`] : [first];
     }
-    case 'deepfake': {
-      const capture = media === 'image' ? 'photograph' : 'recording';
-      return [
-        rng.pick(
-          label.value === 'real'
-            ? [
-                `This ${media} shows a real face.`,
-                `The face appears to be an authentic ${capture} of a real person.`,
-                `This is a genuine, camera-captured face.`,
-                `The face in this ${media} is real.`,
-              ]
-            : [
-                'This face is fake.',
-                'The face appears to be synthetically generated rather than captured by a camera.',
-                'This is a computer-generated face.',
-                `The ${media} shows a synthetic face.`,
-              ],
-        ),
-      ];
-    }
+    case 'deepfake':
+      return [rng.pick(authenticityOpenings(label.value, media))];
   }
 }
 
