@@ -52,6 +52,7 @@ describe('the shipped default model', () => {
       expect(pretrained.labelHeads?.head('deepfake')).toMatchObject({ kind: 'softmax', labels: ['real', 'fake'] });
       expect(pretrained.labelHeads?.weight).toBe(0.5);
       expect(pretrained.labelHeads?.head('expression')?.labels).toHaveLength(8);
+      expect(pretrained.labelHeads?.head('expression')).toMatchObject({ hidden: 512, hiddenLayer: { bias: expect.any(Float32Array) } });
       expect(pretrained.labelHeads?.head('au')).toMatchObject({ weight: 1, thresholds: expect.any(Array) });
       expect(pretrained.labelHeads?.head('au')?.thresholds).toHaveLength(19);
     } finally {

@@ -14,6 +14,7 @@ import { loadPretrained, parseModelDirConfig, readModelDirConfig, writeModelDirC
 import { answerQuestions } from '../src/pipeline/generation.js';
 import { encoderExtractor } from '../src/train/extractor.js';
 import { f1Thresholds, fitLabelHeads, foldStandardization, headLabels, headTargets, logLoss, storeLabelHeads } from '../src/train/label-heads.js';
+import { fitHiddenHead, hiddenHeadScores } from '../src/train/hidden-head.js';
 import { columnStats, fitLogistic, linearScores, standardize } from '../src/train/logistic.js';
 import { train } from '../src/train/trainer.js';
 import { buildProgram } from '../src/cli/main.js';
@@ -64,6 +65,43 @@ describe('linear models for label heads', () => {
     const flat = await fitLogistic('softmax', xs, y, n, d, 2, 10);
     expect(Math.max(...flat.w.map(Math.abs))).toBeLessThan(Math.max(...model.w.map(Math.abs)));
   });
+});
+
+describe('a label head with a hidden layer', () => {
+  it('separates classes no linear reader can (XOR), as softmax or sigmoids, and reads raw features once folded', async () => {
+    // Four clusters: class 1 where x0 and x1 have the same sign; a third feature on another scale, constant noise.
+    const n = 400;
+    const d = 3;
+    const x = new Float32Array(n * d);
+    const y = new Float32Array(n * 2);
+    const yes = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const [a, b] = [i % 2 ? 1 : -1, i % 4 < 2 ? 1 : -1];
+      x.set([a + 0.3 * Math.sin(i * 1.3), b + 0.3 * Math.cos(i * 0.7), 50 + Math.sin(i)], i * d);
+      y[i * 2 + (a * b > 0 ? 1 : 0)] = 1;
+      yes[i] = a * b > 0 ? 1 : 0;
+    }
+    const stats = columnStats(x, n, d);
+    const xs = standardize(x, n, d, stats);
+    const accuracy = (z: Float64Array, k: number) =>
+      Array.from({ length: n }, (_, i) => ((k === 2 ? z[i * 2 + 1] > z[i * 2] : z[i] > 0) ? 1 : 0) === yes[i]).filter(Boolean).length / n;
+    const linear = await fitLogistic('softmax', xs, y, n, d, 2, 1e-3);
+    expect(accuracy(linearScores(linear, xs, n), 2)).toBeLessThan(0.7);
+    const epochs: number[] = [];
+    const options = { hidden: 16, epochs: 60, dropout: 0, batch: 40, lr: 1e-2, weightDecay: 0, threads: 2 };
+    const mlp = await fitHiddenHead('softmax', xs, y, n, d, 2, { ...options, onEpoch: (e) => void epochs.push(e) });
+    expect(epochs).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(accuracy(await hiddenHeadScores(mlp, xs, n, 2), 2)).toBeGreaterThan(0.95);
+    const sigmoid = await fitHiddenHead('sigmoid', xs, yes, n, d, 1, options);
+    expect(accuracy(await hiddenHeadScores(sigmoid, xs, n, 2), 1)).toBeGreaterThan(0.95);
+    // Stored as a head: the standardization folded into the hidden layer, raw features in.
+    const head = { kind: 'softmax' as const, labels: ['no', 'yes'], matrix: Float32Array.from(mlp.output.w), bias: Float32Array.from(mlp.output.b), hiddenLayer: foldStandardization(mlp.hidden, stats) };
+    const z = await hiddenHeadScores(mlp, xs, n, 2);
+    for (const i of [0, 1, 2, 3, 101]) {
+      const p = headProbabilities(head, x.subarray(i * d, (i + 1) * d));
+      expect(p[1]).toBeCloseTo(1 / (1 + Math.exp(z[i * 2] - z[i * 2 + 1])), 4);
+    }
+  }, 60_000);
 });
 
 describe('label heads of a model', () => {
@@ -141,6 +179,28 @@ describe('label heads of a model', () => {
     await expect(loadPretrained(dir, { resolveEncoder: pooling })).rejects.toThrow(/the expression head is \[3, 2\] \+ \[2\], want \[4, 2\]/);
     rmSync(path.join(dir, LABEL_HEADS_FILE));
     await expect(loadPretrained(dir, { resolveEncoder: pooling })).rejects.toThrow(/label_heads\.safetensors is missing/);
+  }, 60_000);
+
+  it('may read the features through a hidden layer, its epochs chosen on the held-out fold, and store it', async () => {
+    const fitted = await fitLabelHeads({ model, data: [data], cache, resolveEncoder: pooling, hidden: 6, maxEpochs: 3, threads: 2 });
+    const [report] = fitted.reports;
+    expect(report).toMatchObject({ task: 'expression', hidden: 6 });
+    expect(report.heldOut.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    expect(report.epochs).toBe(report.heldOut.reduce((best, h) => (h.logLoss < best.logLoss ? h : best)).epoch);
+    const head = fitted.heads.get('expression')!;
+    expect([head.hiddenLayer!.matrix.length, head.hiddenLayer!.bias.length, head.matrix.length]).toEqual([4 * 6, 6, 6 * 2]);
+
+    const dir = path.join(tmp(), 'hidden');
+    await cp(model, dir, { recursive: true });
+    await storeLabelHeads(dir, fitted.heads, 0.5);
+    const stored = await readModelDirConfig(dir);
+    expect(stored.label_heads!.heads.expression).toEqual({ kind: 'softmax', labels: ['happy', 'sad'], hidden: 6 });
+    const loaded = LabelHeads.load(dir, stored.label_heads, 4)!;
+    const features = Float32Array.of(0.9, 0.5, 0.2, 0.1);
+    expect(Array.from(loaded.probabilities('expression', features)!)).toEqual(Array.from(headProbabilities(head, features)));
+    // A config whose hidden width is not the file's is refused at load.
+    const wrong = { ...stored.label_heads!, heads: { expression: { ...stored.label_heads!.heads.expression!, hidden: 5 } } };
+    expect(() => LabelHeads.load(dir, wrong, 4)).toThrow(/the expression hidden head is \[4, 6\] \+ \[6\], want \[4, 5\]/);
   }, 60_000);
 
   it('are left behind by a model trained further, which reads another decoder: fitted again for it', async () => {

@@ -4,6 +4,7 @@
 //       model reads those): the features the projector reads, pooled
 //   expression, real/fake: p_head(c | φ̄) = softmax(Wᵀφ̄ + b)_c          one class of K
 //   attributes, AUs:       p_head(j | φ̄) = σ(w_jᵀφ̄ + b_j)              K yes/no labels
+//   with a hidden layer:   φ̄ ← relu(W₁ᵀφ̄ + b₁) first (`hidden`: its width H; train/hidden-head.ts)
 //
 // Why: the decoder learns the label from answers of thirty-odd tokens, of which the label is a handful, and reads
 // the frozen features less well than a linear reader fitted to the labels alone (model card, *Label heads*). The
@@ -44,6 +45,8 @@ export const LabelHeadSpecSchema = z.object({
   thresholds: z.array(z.number().gt(0).lt(1)).optional(),
   /** This head's share w of the pooled decision, over `label_heads.weight`. */
   weight: z.number().min(0).max(1).optional(),
+  /** The width H of a hidden ReLU layer before the output (`<task>.hidden.weight` [C, H], `<task>.hidden.bias`). */
+  hidden: z.number().int().positive().optional(),
 });
 
 /** config.json's `label_heads`. */
@@ -57,10 +60,12 @@ export type LabelHeadsConfig = z.output<typeof LabelHeadsConfigSchema>;
 
 /** One head: the spec and its folded weights. */
 export interface LabelHead extends LabelHeadSpec {
-  /** W [C, K] row-major (stored as `<task>.weight`). */
+  /** W [C, K] row-major (stored as `<task>.weight`); [H, K] after a hidden layer. */
   readonly matrix: Float32Array;
   /** [K] */
   readonly bias: Float32Array;
+  /** W₁ [C, H] and b₁ [H] of the hidden layer, where `hidden` is set. */
+  readonly hiddenLayer?: { readonly matrix: Float32Array; readonly bias: Float32Array };
 }
 
 export class LabelHeads {
@@ -80,13 +85,19 @@ export class LabelHeads {
     const heads = new Map<HeadTask, LabelHead>();
     for (const [task, spec] of Object.entries(config.heads) as [HeadTask, LabelHeadSpec][]) {
       const k = spec.labels.length;
-      const weight = file.load(`${task}.weight`, { toFloat32: true });
-      const bias = file.load(`${task}.bias`, { toFloat32: true });
       if (spec.thresholds && spec.thresholds.length !== k) throw new Error(`config.json: label_heads.heads.${task} has ${spec.thresholds.length} thresholds for ${k} labels`);
-      if (weight.shape.join(',') !== `${width},${k}` || bias.shape.join(',') !== `${k}`) {
-        throw new Error(`${path}: the ${task} head is [${weight.shape.join(', ')}] + [${bias.shape.join(', ')}], want [${width}, ${k}] + [${k}] (the encoder's ${width} channels, ${k} labels)`);
-      }
-      heads.set(task, { ...spec, matrix: weight.data as Float32Array, bias: bias.data as Float32Array });
+      const layer = (name: string, rows: number, cols: number, what: string) => {
+        const weight = file.load(`${name}.weight`, { toFloat32: true });
+        const bias = file.load(`${name}.bias`, { toFloat32: true });
+        if (weight.shape.join(',') !== `${rows},${cols}` || bias.shape.join(',') !== `${cols}`) {
+          throw new Error(`${path}: the ${name.replace('.', ' ')} head is [${weight.shape.join(', ')}] + [${bias.shape.join(', ')}], want [${rows}, ${cols}] + [${cols}] (${what})`);
+        }
+        return { matrix: weight.data as Float32Array, bias: bias.data as Float32Array };
+      };
+      const hiddenLayer = spec.hidden ? layer(`${task}.hidden`, width, spec.hidden, `the encoder's ${width} channels, ${spec.hidden} hidden units`) : undefined;
+      const into = spec.hidden ?? width;
+      const output = layer(task, into, k, spec.hidden ? `${spec.hidden} hidden units, ${k} labels` : `the encoder's ${width} channels, ${k} labels`);
+      heads.set(task, { ...spec, ...output, ...(hiddenLayer && { hiddenLayer }) });
     }
     return new LabelHeads(config.weight, width, heads);
   }
@@ -124,7 +135,13 @@ export interface LabelHeadSet {
 export function labelHeadsConfig(set: LabelHeadSet): LabelHeadsConfig {
   const heads: LabelHeadsConfig['heads'] = {};
   for (const [task, head] of set.heads) {
-    heads[task] = { kind: head.kind, labels: [...head.labels], ...(head.thresholds && { thresholds: [...head.thresholds] }), ...(head.weight !== undefined && { weight: head.weight }) };
+    heads[task] = {
+      kind: head.kind,
+      labels: [...head.labels],
+      ...(head.thresholds && { thresholds: [...head.thresholds] }),
+      ...(head.weight !== undefined && { weight: head.weight }),
+      ...(head.hiddenLayer && { hidden: head.hiddenLayer.bias.length }),
+    };
   }
   return { weight: set.weight, heads };
 }
@@ -136,6 +153,11 @@ export function writeLabelHeads(dir: string, set: LabelHeadSet): void {
     const k = head.labels.length;
     tensors.set(`${task}.weight`, f32([head.matrix.length / k, k], head.matrix));
     tensors.set(`${task}.bias`, f32([k], head.bias));
+    if (head.hiddenLayer) {
+      const h = head.hiddenLayer.bias.length;
+      tensors.set(`${task}.hidden.weight`, f32([head.hiddenLayer.matrix.length / h, h], head.hiddenLayer.matrix));
+      tensors.set(`${task}.hidden.bias`, f32([h], head.hiddenLayer.bias));
+    }
   }
   // Written aside and renamed: a reader finds the old file or the new one.
   const path = join(dir, LABEL_HEADS_FILE);
@@ -144,14 +166,22 @@ export function writeLabelHeads(dir: string, set: LabelHeadSet): void {
   renameSync(staging, path);
 }
 
-/** p_head for pooled features [C]: softmax or sigmoids of Wᵀφ̄ + b. */
-export function headProbabilities(head: LabelHead, pooled: Float32Array): Float64Array {
-  const k = head.labels.length;
-  const z = Float64Array.from(head.bias);
-  for (let i = 0; i < pooled.length; i++) {
-    const v = pooled[i];
-    for (let c = 0; c < k; c++) z[c] += v * head.matrix[i * k + c];
+/** Wᵀx + b for x [C] and W [C, K] row-major. */
+function affine(x: ArrayLike<number>, matrix: Float32Array, bias: Float32Array): Float64Array {
+  const k = bias.length;
+  const z = Float64Array.from(bias);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v === 0) continue;
+    for (let c = 0; c < k; c++) z[c] += v * matrix[i * k + c];
   }
+  return z;
+}
+
+/** p_head for pooled features [C]: softmax or sigmoids of Wᵀφ̄ + b, after the hidden layer where there is one. */
+export function headProbabilities(head: LabelHead, pooled: Float32Array): Float64Array {
+  const input = head.hiddenLayer ? affine(pooled, head.hiddenLayer.matrix, head.hiddenLayer.bias).map((v) => Math.max(0, v)) : pooled;
+  const z = affine(input, head.matrix, head.bias);
   if (head.kind === 'sigmoid') return z.map((v) => 1 / (1 + Math.exp(-v)));
   const max = Math.max(...z);
   const e = z.map((v) => Math.exp(v - max));

@@ -8,8 +8,9 @@
 //   AUs          one logistic regression per AU with at least MIN_POSITIVE_IMAGES images showing it
 //   attributes   one logistic regression per CelebA attribute
 // with an L2 strength λ picked by the held-out log-loss on a fifth of the images (by subject where records name
-// one; an image's augmented views stay with it), then refitted on all of them (logistic.ts: L-BFGS). The
-// standardization is folded into the weights.
+// one; an image's augmented views stay with it), then refitted on all of them (logistic.ts: L-BFGS). With
+// `hidden`, a hidden ReLU layer comes first (hidden-head.ts: AdamW, input dropout), fitted for the number of epochs
+// that scores best on the same held-out fold. The standardization is folded into the (first) weights.
 import { openCheckpoint } from '../graph/safetensors.js';
 import { CELEBA_ATTRIBUTES } from '../data/labels/attributes.js';
 import { AUTHENTICITY } from '../data/labels/deepfake.js';
@@ -21,6 +22,7 @@ import { llamaTokenizer } from '../text/tokenizer.js';
 import { type Example, listJsonl, loadExamples } from './data.js';
 import { encoderExtractor } from './extractor.js';
 import { FeatureStore, frameName } from './features.js';
+import { fitHiddenHead, hiddenHeadScores } from './hidden-head.js';
 import { columnStats, fitLogistic, type LinearModel, type LogisticKind, linearScores, releaseLogisticSessions, standardize } from './logistic.js';
 
 /** An AU gets a head when at least this many distinct training images show it. */
@@ -40,6 +42,12 @@ export interface FitLabelHeadsOptions {
   /** The heads' share w of the pooled decision (default ½). */
   weight?: number;
   lambdas?: readonly number[];
+  /**
+   * A hidden ReLU layer of this width in each head fitted (train/hidden-head.ts), fitted by AdamW for the number
+   * of epochs, up to `maxEpochs` (default 12), that scores best on the held-out fold; default none (logistic).
+   */
+  hidden?: number;
+  maxEpochs?: number;
   threads?: number;
   /** Builds an `npm` encoder (default: the registry of vision/npm-encoder.ts). */
   resolveEncoder?: EncoderResolver;
@@ -55,9 +63,12 @@ export interface HeadFitReport {
   /** Training examples (records) and distinct images (augmented views counted with their image). */
   examples: number;
   images: number;
-  /** Held-out mean log-loss per λ tried, and the λ chosen. */
-  heldOut: { lambda: number; logLoss: number }[];
-  lambda: number;
+  /** Held-out mean log-loss per λ tried (or per epoch of a hidden layer's fit), and the λ (epochs) chosen. */
+  heldOut: { lambda?: number; epoch?: number; logLoss: number }[];
+  lambda?: number;
+  /** With a hidden layer: its width, and the epochs of the fit kept. */
+  hidden?: number;
+  epochs?: number;
   /** Per label, the probability it needs to be stated (AUs: F1-minded, `f1Thresholds`). */
   thresholds?: number[];
 }
@@ -278,7 +289,8 @@ export async function fitLabelHeads(o: FitLabelHeadsOptions): Promise<FittedLabe
       const stats = columnStats(raw, n, d);
       const x = standardize(raw, n, d, stats);
       const y = headTargets(task, labels, examples);
-      // λ by the held-out log-loss: a fifth of the groups out, warm-started from the stronger λ before.
+      // λ (or a hidden layer's epochs) by the held-out log-loss: a fifth of the groups out; the λs warm-started
+      // from the stronger λ before.
       const held = examples.map((e) => hash(groupOf(e)) % 5 === 0);
       const pick = (out: boolean) => examples.flatMap((_, i) => (held[i] === out ? [i] : []));
       const [fitIdx, outIdx] = [pick(false), pick(true)];
@@ -288,27 +300,57 @@ export async function fitLabelHeads(o: FitLabelHeadsOptions): Promise<FittedLabe
         return r;
       };
       const heldOut: HeadFitReport['heldOut'] = [];
-      let lambda = lambdas[0];
-      let thresholds: number[] | undefined;
-      if (outIdx.length > 0 && fitIdx.length > 0 && (lambdas.length > 1 || task === 'au')) {
-        let init: LinearModel | undefined;
-        const [fx, fy, ox, oy] = [rows(x, d, fitIdx), rows(y, k, fitIdx), rows(x, d, outIdx), rows(y, k, outIdx)];
-        const scores = new Map<number, Float64Array>();
-        for (const l of [...lambdas].sort((a, b) => b - a)) {
-          init = await fitLogistic(kind, fx, fy, fitIdx.length, d, k, l, { init, threads: o.threads });
-          const z = linearScores(init, ox, outIdx.length);
-          scores.set(l, z);
-          const loss = logLoss(kind, z, oy, outIdx.length, k);
-          heldOut.push({ lambda: l, logLoss: loss });
-          o.log?.(`${task}: λ ${l}: held-out log-loss ${loss.toFixed(4)} (${outIdx.length} of ${n} examples)`);
+      const canHoldOut = outIdx.length > 0 && fitIdx.length > 0;
+      const [fx, fy, ox, oy] = canHoldOut ? [rows(x, d, fitIdx), rows(y, k, fitIdx), rows(x, d, outIdx), rows(y, k, outIdx)] : [];
+      // AUs are scored by F1: each gets the threshold F1 calls for, from the held-out fold's scores of the fit kept.
+      let heldOutScores: Float64Array | undefined;
+      let chosen: Pick<HeadFitReport, 'lambda' | 'hidden' | 'epochs'>;
+      if (o.hidden) {
+        const maxEpochs = o.maxEpochs ?? 12;
+        let epochs = maxEpochs;
+        if (canHoldOut) {
+          let best = Infinity;
+          await fitHiddenHead(kind, fx!, fy!, fitIdx.length, d, k, {
+            hidden: o.hidden,
+            epochs: maxEpochs,
+            threads: o.threads,
+            onEpoch: async (epoch, m) => {
+              const z = await hiddenHeadScores(m, ox!, outIdx.length, o.threads);
+              const loss = logLoss(kind, z, oy!, outIdx.length, k);
+              heldOut.push({ epoch, logLoss: loss });
+              o.log?.(`${task}: hidden ${o.hidden}, epoch ${epoch}: held-out log-loss ${loss.toFixed(4)} (${outIdx.length} of ${n} examples)`);
+              if (loss < best) [best, epochs, heldOutScores] = [loss, epoch, z];
+            },
+          });
         }
-        lambda = heldOut.reduce((best, h) => (h.logLoss < best.logLoss ? h : best)).lambda;
-        // AUs are scored by F1: each gets the threshold F1 calls for, from the held-out fold at the chosen λ.
-        if (task === 'au') thresholds = f1Thresholds(scores.get(lambda)!, oy, outIdx.length, k);
+        // Refitted on all the data along the same schedule, stopped where the held-out fold scored best.
+        const model = await fitHiddenHead(kind, x, y, n, d, k, { hidden: o.hidden, epochs, scheduleEpochs: maxEpochs, threads: o.threads });
+        const output = { matrix: Float32Array.from(model.output.w), bias: Float32Array.from(model.output.b) };
+        heads.set(task, { kind, labels, ...output, hiddenLayer: foldStandardization(model.hidden, stats) });
+        chosen = { hidden: o.hidden, epochs };
+      } else {
+        let lambda = lambdas[0];
+        if (canHoldOut && (lambdas.length > 1 || task === 'au')) {
+          let init: LinearModel | undefined;
+          const scores = new Map<number, Float64Array>();
+          for (const l of [...lambdas].sort((a, b) => b - a)) {
+            init = await fitLogistic(kind, fx!, fy!, fitIdx.length, d, k, l, { init, threads: o.threads });
+            const z = linearScores(init, ox!, outIdx.length);
+            scores.set(l, z);
+            const loss = logLoss(kind, z, oy!, outIdx.length, k);
+            heldOut.push({ lambda: l, logLoss: loss });
+            o.log?.(`${task}: λ ${l}: held-out log-loss ${loss.toFixed(4)} (${outIdx.length} of ${n} examples)`);
+          }
+          lambda = heldOut.reduce((best, h) => (h.logLoss < best.logLoss ? h : best)).lambda!;
+          heldOutScores = scores.get(lambda);
+        }
+        const model = await fitLogistic(kind, x, y, n, d, k, lambda, { threads: o.threads });
+        heads.set(task, { kind, labels, ...foldStandardization(model, stats) });
+        chosen = { lambda };
       }
-      const model = await fitLogistic(kind, x, y, n, d, k, lambda, { threads: o.threads });
-      heads.set(task, { kind, labels, ...foldStandardization(model, stats), ...(thresholds && { thresholds }) });
-      reports.push({ task, kind, labels, examples: n, images: new Set(examples.map(imageOf)).size, heldOut, lambda, ...(thresholds && { thresholds }) });
+      const thresholds = task === 'au' && heldOutScores ? f1Thresholds(heldOutScores, oy!, outIdx.length, k) : undefined;
+      if (thresholds) heads.set(task, { ...heads.get(task)!, thresholds });
+      reports.push({ task, kind, labels, examples: n, images: new Set(examples.map(imageOf)).size, heldOut, ...chosen, ...(thresholds && { thresholds }) });
     }
   } finally {
     await releaseLogisticSessions();
