@@ -21,7 +21,7 @@ interface HeadsCliOptions {
 export function registerHeadsCommand(program: Command): void {
   program
     .command('heads')
-    .description("fit the model's label heads: each task's label read linearly off the pooled encoder features, pooled with the decoder's own choice when it answers")
+    .description("fit the model's label heads: each task's label read off the pooled encoder features (linearly, or through a hidden layer), pooled with the decoder's own choice when it answers")
     .addHelpText(
       'after',
       `

@@ -1,4 +1,5 @@
-// Label heads: each task's label read linearly off the face's pooled encoder features, beside the decoder.
+// Label heads: each task's label read off the face's pooled encoder features — linearly, or through one hidden
+// layer — beside the decoder.
 //
 //   φ̄ = the encoder's tokens [N, C] averaged over the grid (and over the mirror and a video's frames where the
 //       model reads those): the features the projector reads, pooled

@@ -256,6 +256,97 @@ async function pooledFeatures(
   return { x: x!, width };
 }
 
+/** The fifth of the examples held out to choose λ (or epochs): the rest to fit, and it to score. */
+interface HeldOutFold {
+  fit: { x: Float32Array; y: Float32Array; n: number };
+  out: { x: Float32Array; y: Float32Array; n: number };
+}
+
+/** One head's standardized data [n, d] → [n, k], its held-out fold where there is one. */
+interface HeadData {
+  kind: LogisticKind;
+  x: Float32Array;
+  y: Float32Array;
+  n: number;
+  d: number;
+  k: number;
+  fold?: HeldOutFold;
+  threads?: number;
+  log: (line: string) => void;
+}
+
+/** A head fitted on standardized features: its output layer (after `hidden` where there is one) and how it was chosen. */
+interface HeadFit {
+  output: LinearModel;
+  hidden?: LinearModel;
+  heldOut: HeadFitReport['heldOut'];
+  /** The held-out fold's scores under the setting chosen, fitted without it. */
+  heldOutScores?: Float64Array;
+  chosen: Pick<HeadFitReport, 'lambda' | 'hidden' | 'epochs'>;
+}
+
+/**
+ * Logistic regression, its L2 strength the one of `lambdas` with the lowest held-out log-loss (each fit warm-started
+ * from the stronger λ before), then refitted on all the data. A single λ is scored only when `scoreAlways`.
+ */
+async function fitLinear(h: HeadData, lambdas: readonly number[], scoreAlways: boolean): Promise<HeadFit> {
+  const heldOut: HeadFitReport['heldOut'] = [];
+  let lambda = lambdas[0];
+  let heldOutScores: Float64Array | undefined;
+  if (h.fold && (lambdas.length > 1 || scoreAlways)) {
+    const { fit, out } = h.fold;
+    let init: LinearModel | undefined;
+    const scores = new Map<number, Float64Array>();
+    for (const l of [...lambdas].sort((a, b) => b - a)) {
+      init = await fitLogistic(h.kind, fit.x, fit.y, fit.n, h.d, h.k, l, { init, threads: h.threads });
+      const z = linearScores(init, out.x, out.n);
+      scores.set(l, z);
+      const loss = logLoss(h.kind, z, out.y, out.n, h.k);
+      heldOut.push({ lambda: l, logLoss: loss });
+      h.log(`λ ${l}: held-out log-loss ${loss.toFixed(4)}`);
+    }
+    lambda = heldOut.reduce((best, r) => (r.logLoss < best.logLoss ? r : best)).lambda!;
+    heldOutScores = scores.get(lambda);
+  }
+  const output = await fitLogistic(h.kind, h.x, h.y, h.n, h.d, h.k, lambda, { threads: h.threads });
+  return { output, heldOut, heldOutScores, chosen: { lambda } };
+}
+
+/**
+ * A hidden layer of `width` units (hidden-head.ts): fitted on the fold for `maxEpochs`, scored after each; then
+ * refitted on all the data along the same learning-rate schedule and stopped at the epoch that scored best.
+ */
+async function fitWithHiddenLayer(h: HeadData, width: number, maxEpochs: number): Promise<HeadFit> {
+  const heldOut: HeadFitReport['heldOut'] = [];
+  let epochs = maxEpochs;
+  let heldOutScores: Float64Array | undefined;
+  if (h.fold) {
+    const { fit, out } = h.fold;
+    let best = Infinity;
+    await fitHiddenHead(h.kind, fit.x, fit.y, fit.n, h.d, h.k, {
+      hidden: width,
+      epochs: maxEpochs,
+      threads: h.threads,
+      onEpoch: async (epoch, m) => {
+        const z = await hiddenHeadScores(m, out.x, out.n, h.threads);
+        const loss = logLoss(h.kind, z, out.y, out.n, h.k);
+        heldOut.push({ epoch, logLoss: loss });
+        h.log(`hidden ${width}, epoch ${epoch}: held-out log-loss ${loss.toFixed(4)}`);
+        if (loss < best) [best, epochs, heldOutScores] = [loss, epoch, z];
+      },
+    });
+  }
+  const model = await fitHiddenHead(h.kind, h.x, h.y, h.n, h.d, h.k, { hidden: width, epochs, scheduleEpochs: maxEpochs, threads: h.threads });
+  return { output: model.output, hidden: model.hidden, heldOut, heldOutScores, chosen: { hidden: width, epochs } };
+}
+
+/** Rows `idx` of a row-major [*, width] matrix. */
+function rows(m: Float32Array, width: number, idx: readonly number[]): Float32Array {
+  const r = new Float32Array(idx.length * width);
+  idx.forEach((i, q) => r.set(m.subarray(i * width, (i + 1) * width), q * width));
+  return r;
+}
+
 /** Fits the heads (see the header); the model directory is not changed. */
 export async function fitLabelHeads(o: FitLabelHeadsOptions): Promise<FittedLabelHeads> {
   const config = await readModelDirConfig(o.model);
@@ -289,68 +380,25 @@ export async function fitLabelHeads(o: FitLabelHeadsOptions): Promise<FittedLabe
       const stats = columnStats(raw, n, d);
       const x = standardize(raw, n, d, stats);
       const y = headTargets(task, labels, examples);
-      // λ (or a hidden layer's epochs) by the held-out log-loss: a fifth of the groups out; the λs warm-started
-      // from the stronger λ before.
+      // λ (or a hidden layer's epochs) by the held-out log-loss: a fifth of the groups out.
       const held = examples.map((e) => hash(groupOf(e)) % 5 === 0);
       const pick = (out: boolean) => examples.flatMap((_, i) => (held[i] === out ? [i] : []));
       const [fitIdx, outIdx] = [pick(false), pick(true)];
-      const rows = (m: Float32Array, width: number, idx: readonly number[]) => {
-        const r = new Float32Array(idx.length * width);
-        idx.forEach((i, q) => r.set(m.subarray(i * width, (i + 1) * width), q * width));
-        return r;
-      };
-      const heldOut: HeadFitReport['heldOut'] = [];
-      const canHoldOut = outIdx.length > 0 && fitIdx.length > 0;
-      const [fx, fy, ox, oy] = canHoldOut ? [rows(x, d, fitIdx), rows(y, k, fitIdx), rows(x, d, outIdx), rows(y, k, outIdx)] : [];
+      const fold: HeldOutFold | undefined =
+        fitIdx.length > 0 && outIdx.length > 0
+          ? { fit: { x: rows(x, d, fitIdx), y: rows(y, k, fitIdx), n: fitIdx.length }, out: { x: rows(x, d, outIdx), y: rows(y, k, outIdx), n: outIdx.length } }
+          : undefined;
+      const say = (line: string) => o.log?.(`${task}: ${line}${fold ? ` (${fold.out.n} of ${n} examples)` : ''}`);
+      const data = { kind, x, y, n, d, k, fold, threads: o.threads, log: say };
+      const fit = o.hidden ? await fitWithHiddenLayer(data, o.hidden, o.maxEpochs ?? 12) : await fitLinear(data, lambdas, task === 'au');
       // AUs are scored by F1: each gets the threshold F1 calls for, from the held-out fold's scores of the fit kept.
-      let heldOutScores: Float64Array | undefined;
-      let chosen: Pick<HeadFitReport, 'lambda' | 'hidden' | 'epochs'>;
-      if (o.hidden) {
-        const maxEpochs = o.maxEpochs ?? 12;
-        let epochs = maxEpochs;
-        if (canHoldOut) {
-          let best = Infinity;
-          await fitHiddenHead(kind, fx!, fy!, fitIdx.length, d, k, {
-            hidden: o.hidden,
-            epochs: maxEpochs,
-            threads: o.threads,
-            onEpoch: async (epoch, m) => {
-              const z = await hiddenHeadScores(m, ox!, outIdx.length, o.threads);
-              const loss = logLoss(kind, z, oy!, outIdx.length, k);
-              heldOut.push({ epoch, logLoss: loss });
-              o.log?.(`${task}: hidden ${o.hidden}, epoch ${epoch}: held-out log-loss ${loss.toFixed(4)} (${outIdx.length} of ${n} examples)`);
-              if (loss < best) [best, epochs, heldOutScores] = [loss, epoch, z];
-            },
-          });
-        }
-        // Refitted on all the data along the same schedule, stopped where the held-out fold scored best.
-        const model = await fitHiddenHead(kind, x, y, n, d, k, { hidden: o.hidden, epochs, scheduleEpochs: maxEpochs, threads: o.threads });
-        const output = { matrix: Float32Array.from(model.output.w), bias: Float32Array.from(model.output.b) };
-        heads.set(task, { kind, labels, ...output, hiddenLayer: foldStandardization(model.hidden, stats) });
-        chosen = { hidden: o.hidden, epochs };
-      } else {
-        let lambda = lambdas[0];
-        if (canHoldOut && (lambdas.length > 1 || task === 'au')) {
-          let init: LinearModel | undefined;
-          const scores = new Map<number, Float64Array>();
-          for (const l of [...lambdas].sort((a, b) => b - a)) {
-            init = await fitLogistic(kind, fx!, fy!, fitIdx.length, d, k, l, { init, threads: o.threads });
-            const z = linearScores(init, ox!, outIdx.length);
-            scores.set(l, z);
-            const loss = logLoss(kind, z, oy!, outIdx.length, k);
-            heldOut.push({ lambda: l, logLoss: loss });
-            o.log?.(`${task}: λ ${l}: held-out log-loss ${loss.toFixed(4)} (${outIdx.length} of ${n} examples)`);
-          }
-          lambda = heldOut.reduce((best, h) => (h.logLoss < best.logLoss ? h : best)).lambda!;
-          heldOutScores = scores.get(lambda);
-        }
-        const model = await fitLogistic(kind, x, y, n, d, k, lambda, { threads: o.threads });
-        heads.set(task, { kind, labels, ...foldStandardization(model, stats) });
-        chosen = { lambda };
-      }
-      const thresholds = task === 'au' && heldOutScores ? f1Thresholds(heldOutScores, oy!, outIdx.length, k) : undefined;
-      if (thresholds) heads.set(task, { ...heads.get(task)!, thresholds });
-      reports.push({ task, kind, labels, examples: n, images: new Set(examples.map(imageOf)).size, heldOut, ...chosen, ...(thresholds && { thresholds }) });
+      const thresholds = task === 'au' && fit.heldOutScores && fold ? f1Thresholds(fit.heldOutScores, fold.out.y, fold.out.n, k) : undefined;
+      // The standardization folds into the first layer: the output layer's own where there is no hidden one.
+      const head: LabelHead = fit.hidden
+        ? { kind, labels, matrix: Float32Array.from(fit.output.w), bias: Float32Array.from(fit.output.b), hiddenLayer: foldStandardization(fit.hidden, stats) }
+        : { kind, labels, ...foldStandardization(fit.output, stats) };
+      heads.set(task, thresholds ? { ...head, thresholds } : head);
+      reports.push({ task, kind, labels, examples: n, images: new Set(examples.map(imageOf)).size, heldOut: fit.heldOut, ...fit.chosen, ...(thresholds && { thresholds }) });
     }
   } finally {
     await releaseLogisticSessions();
