@@ -4,8 +4,8 @@
 // by column name, comma-separated; ages as a number of years.
 //
 // With a label head (model/label-heads.ts) the head's probabilities are pooled into the rule, and expressions,
-// real/fake and AUs get one too. Without a head they are left to the sampler, on measurements of the default model (`face-llava
-// eval --split val`, with and without the guide):
+// real/fake and AUs get one too. Without a head they are left to the sampler, on measurements of the default model
+// (`face-llava eval --split val`, with and without the guide):
 // - Expression and real/fake, a class summed over all the wordings the training answers state it in (a
 //   "ClassGuide": 6 openings per expression, 4 per authenticity), against greedy decoding's single path: FER2013
 //   0.546 vs 0.544 (n 1,500), CK+ expressions 0.905 vs 0.905, real/fake 0.857 vs 0.869 (84 images) — no gain, at
@@ -61,6 +61,12 @@ export function labelGuide(task: Task, tokenizer: Tokenizer, o: LabelGuideOption
     const at = new Map(o.head.head.labels.map((l, i) => [l, o.head!.probabilities[i]]));
     return { probabilities: labels.map((l) => at.get(l) ?? Number.NaN), weight: o.head.weight };
   };
+  /** The class an answer opens with, among the head's classes (the others cannot be pooled), over all their openings. */
+  const classGuide = <C extends string>(all: readonly C[], openings: (c: C, media: MediaKind) => string[]): DecodingGuide | undefined => {
+    if (!o.head) return undefined;
+    const classes = all.filter((c) => o.head!.head.labels.includes(c));
+    return new ClassGuide(tokenizer, { openings: classes.map((c) => openings(c, o.media ?? 'image')), evidence: evidence(classes) });
+  };
   switch (task) {
     case 'age':
       return new MedianNumberGuide(digitIds(tokenizer), { min: 0, max: MAX_AGE });
@@ -74,17 +80,10 @@ export function labelGuide(task: Task, tokenizer: Tokenizer, o: LabelGuideOption
         end: '.',
         evidence: evidence(CELEBA_ATTRIBUTES),
       });
-    case 'expression': {
-      if (!o.head) return undefined;
-      // Classes the head lacks cannot be pooled: the head's classes only.
-      const classes = EXPRESSIONS.filter((x) => o.head!.head.labels.includes(x));
-      return new ClassGuide(tokenizer, { openings: classes.map((x) => expressionOpenings(x, o.media ?? 'image')), evidence: evidence(classes) });
-    }
-    case 'deepfake': {
-      if (!o.head) return undefined;
-      const classes = AUTHENTICITY.filter((x) => o.head!.head.labels.includes(x));
-      return new ClassGuide(tokenizer, { openings: classes.map((x) => authenticityOpenings(x, o.media ?? 'image')), evidence: evidence(classes) });
-    }
+    case 'expression':
+      return classGuide(EXPRESSIONS, expressionOpenings);
+    case 'deepfake':
+      return classGuide(AUTHENTICITY, authenticityOpenings);
     case 'au': {
       if (!o.head) return undefined;
       // The list starts where the decoder is about to write its first "AU" ("… action units are AU1 (…)"); an answer
