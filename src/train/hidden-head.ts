@@ -2,13 +2,14 @@
 //
 //   h = relu(W₁ᵀx + b₁)           W₁ [d, H]
 //   z = W₂ᵀh + b₂                 W₂ [H, k]
-//   softmax: loss = −Σ_c y_c log softmax(z)_c        sigmoid: loss = Σ_c softplus(z_c) − y_c z_c
+//   loss = the negative log-likelihood of the targets, summed over the k outputs (logistic.ts's, softmax or
+//          sigmoid), averaged over the batch
 //
-// averaged over the batch. Each input feature is dropped with probability `dropout` (the rest scaled by 1/(1 − p)),
-// drawn anew for every example of every batch: the pooled features are 2,048 correlated channels of four networks,
-// and without it the layer learns the training crops by heart. Where logistic regression (logistic.ts) is convex
-// and fitted to convergence, this fit is stopped: the caller scores a held-out fold after every epoch
-// (`onEpoch`) and refits on all the data for the number of epochs that scored best (label-heads.ts).
+// Each input feature is dropped with probability `dropout` (the rest scaled by 1/(1 − p)), drawn anew for every
+// example of every batch: the pooled features are 2,048 correlated channels of four networks, and without it the
+// layer learns the training crops by heart. Where logistic regression (logistic.ts) is convex and fitted to
+// convergence, this fit is stopped: the caller scores a held-out fold after every epoch (`onEpoch`) and refits on
+// all the data for the number of epochs that scored best (label-heads.ts).
 import { Graph, type Tensor } from '../graph/graph.js';
 import { hostTensor } from '../graph/host.js';
 import * as ops from '../graph/ops.js';
@@ -16,7 +17,7 @@ import { cosineLr } from '../graph/optim.js';
 import { compile } from '../graph/session.js';
 import { createTrainStep } from '../graph/trainer-step.js';
 import { mulberry32, shuffleInPlace } from '../util/random.js';
-import type { LinearModel, LogisticKind } from './logistic.js';
+import { negLogLikelihoodTerms, type LinearModel, type LogisticKind } from './logistic.js';
 
 export interface HiddenHeadOptions {
   /** Width H of the hidden layer. */
@@ -48,14 +49,6 @@ function layers(g: Graph, x: Tensor, d: number, h: number, k: number): Tensor {
   return ops.add(ops.matmul(hidden, g.param('weight', 'float32', [h, k])), g.param('bias', 'float32', [k]));
 }
 
-/** Mean over the batch of the loss summed over the k outputs (see the header), from scores z and targets y [B, k]. */
-function loss(kind: LogisticKind, z: Tensor, y: Tensor): Tensor {
-  if (kind === 'softmax') return ops.neg(ops.mean(ops.sum(ops.mul(y, ops.logSoftmax(z, -1)), [1]), [0]));
-  // softplus(z) − y·z, written stably: relu(z) + log(1 + e^−|z|) − y·z
-  const softplus = ops.add(ops.relu(z), ops.log(ops.add(ops.exp(ops.neg(ops.abs(z))), 1)));
-  return ops.mean(ops.sum(ops.sub(softplus, ops.mul(y, z)), [1]), [0]);
-}
-
 /** Fits the head to rows x [n, d] (standardized) and targets y [n, k] (one-hot, or 0/1 per label). */
 export async function fitHiddenHead(kind: LogisticKind, x: Float32Array, y: Float32Array, n: number, d: number, k: number, o: HiddenHeadOptions): Promise<HiddenHeadModel> {
   const { lr, weightDecay, dropout, batch, seed } = { ...HIDDEN_HEAD_DEFAULTS, ...o };
@@ -76,7 +69,8 @@ export async function fitHiddenHead(kind: LogisticKind, x: Float32Array, y: Floa
   const perEpoch = Math.floor(n / b);
   const schedule = { peakLr: lr, warmupSteps: Math.min(50, perEpoch), totalSteps: perEpoch * (o.scheduleEpochs ?? o.epochs) };
   const step = await createTrainStep(g, {
-    loss: loss(kind, layers(g, xs, d, h, k), ys),
+    // The mean over the batch of the negative log-likelihood summed over the k outputs.
+    loss: ops.mean(ops.sum(negLogLikelihoodTerms(kind, layers(g, xs, d, h, k), ys), [1]), [0]),
     weights: (name) => initial.get(name),
     lr: (s) => cosineLr(schedule, s),
     optimizer: { weightDecay },

@@ -2,7 +2,7 @@
 // regressions (k yes/no labels), with an L2 penalty ½·λ·‖W‖² (the bias is not penalised). The mean negative
 // log-likelihood and its gradient over the [n, d] data — two matmuls — run on onnxruntime; the optimiser is the
 // plain TypeScript below. Used by the label heads (label-heads.ts) and the encoder study (scripts/probe-encoders.ts).
-import { Graph } from '../graph/graph.js';
+import { Graph, type Tensor } from '../graph/graph.js';
 import type { HostTensor } from '../graph/host.js';
 import * as ops from '../graph/ops.js';
 import { compile, type Session } from '../graph/session.js';
@@ -52,6 +52,18 @@ export function linearScores(model: LinearModel, x: Float32Array, n: number): Fl
   return z;
 }
 
+/**
+ * The negative log-likelihood of targets y [n, k] under scores z [n, k], term by term (summed, the loss):
+ *   softmax   −y_c · log softmax(z)_c
+ *   sigmoid   log(1 + e^z) − y·z, with softplus written stably as relu(z) + log(1 + e^−|z|)
+ * Shared with the hidden-layer heads (hidden-head.ts).
+ */
+export function negLogLikelihoodTerms(kind: LogisticKind, z: Tensor, y: Tensor): Tensor {
+  if (kind === 'softmax') return ops.neg(ops.mul(y, ops.logSoftmax(z, -1)));
+  const softplus = ops.add(ops.relu(z), ops.log(ops.add(ops.exp(ops.neg(ops.abs(z))), 1)));
+  return ops.sub(softplus, ops.mul(y, z));
+}
+
 /** The loss-and-gradient graph of a linear model over [n, d] features: mean negative log-likelihood, ∂/∂W, ∂/∂b. */
 function lossGraph(kind: LogisticKind): Graph {
   const g = new Graph(`logistic_${kind}`);
@@ -61,18 +73,8 @@ function lossGraph(kind: LogisticKind): Graph {
   const b = g.input('b', 'float32', ['k']);
   const invN = g.input('inv_n', 'float32', []);
   const z = ops.add(ops.matmul(x, w), b);
-  let loss;
-  let p;
-  if (kind === 'softmax') {
-    const logp = ops.logSoftmax(z, -1);
-    loss = ops.mul(ops.neg(ops.sum(ops.mul(y, logp), [0, 1])), invN);
-    p = ops.exp(logp);
-  } else {
-    // log(1 + e^z) − y·z, with softplus written stably as relu(z) + log(1 + e^−|z|).
-    const softplus = ops.add(ops.relu(z), ops.log(ops.add(ops.exp(ops.neg(ops.abs(z))), 1)));
-    loss = ops.mul(ops.sum(ops.sub(softplus, ops.mul(y, z)), [0, 1]), invN);
-    p = ops.sigmoid(z);
-  }
+  const loss = ops.mul(ops.sum(negLogLikelihoodTerms(kind, z, y), [0, 1]), invN);
+  const p = kind === 'softmax' ? ops.exp(ops.logSoftmax(z, -1)) : ops.sigmoid(z);
   const gz = ops.mul(ops.sub(p, y), invN);
   g.output('loss', loss);
   g.output('gw', ops.matmul(ops.transpose(x, [1, 0]), gz));
