@@ -13,7 +13,7 @@ import { headProbabilities, LABEL_HEADS_FILE, LabelHeads, meanRows, writeLabelHe
 import { loadPretrained, parseModelDirConfig, readModelDirConfig, writeModelDirConfig, type ModelDirConfigInput } from '../src/model/pretrained.js';
 import { answerQuestions } from '../src/pipeline/generation.js';
 import { encoderExtractor } from '../src/train/extractor.js';
-import { f1Thresholds, fitLabelHeads, foldStandardization, headLabels, headTargets, logLoss, storeLabelHeads } from '../src/train/label-heads.js';
+import { ageSpread, f1Thresholds, fitLabelHeads, foldStandardization, headLabels, headTargets, logLoss, storeLabelHeads } from '../src/train/label-heads.js';
 import { fitHiddenHead, hiddenHeadScores } from '../src/train/hidden-head.js';
 import { columnStats, fitLogistic, linearScores, standardize } from '../src/train/logistic.js';
 import { train } from '../src/train/trainer.js';
@@ -226,8 +226,8 @@ describe('label heads of a model', () => {
 
   it('are fitted by `face-llava heads`, which refuses a task without a head before loading anything', async () => {
     const program = buildProgram().exitOverride();
-    await expect(program.parseAsync(['node', 'face-llava', 'heads', '--model', model, '--data', data, '--cache', cache, '--tasks', 'expression,age'])).rejects.toThrow(
-      /--tasks: age has no head \(tasks with heads: expression, au, attributes, deepfake\)/,
+    await expect(program.parseAsync(['node', 'face-llava', 'heads', '--model', model, '--data', data, '--cache', cache, '--tasks', 'expression,caption'])).rejects.toThrow(
+      /--tasks: caption has no head \(tasks with heads: expression, au, attributes, deepfake, age\)/,
     );
   });
 
@@ -259,6 +259,26 @@ describe('label heads of a model', () => {
     expect(Array.from(headTargets('deepfake', ['real', 'fake'], examples))).toEqual([0, 1, 0, 1, 1, 0]);
     // A pack of one class cannot teach a head to tell them apart.
     expect(headLabels('deepfake', examples.slice(0, 2))).toEqual(['fake']);
+  });
+
+  it('read an age as one of the ages the data labels, each target a spread of years around the labelled age', () => {
+    const example = (id: string, value: number) => ({ id, target: { task: 'age' as const, value } }) as never;
+    const examples = [example('utk/a.jpg', 40), example('utk/b.jpg', 2), example('utk/c.jpg', 41), example('utk/d.jpg', 38), example('utk/e.jpg', 70)];
+    const labels = headLabels('age', examples);
+    expect(labels).toEqual(['2', '38', '40', '41', '70']);
+    expect(ageSpread(40)).toBe(4);
+    expect(ageSpread(3)).toBe(1);
+    const y = headTargets('age', labels, examples);
+    const row = (i: number) => Array.from(y.subarray(i * 5, (i + 1) * 5));
+    for (let i = 0; i < 5; i++) expect(row(i).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    // 40 (σ 4 years): most on 40, then 41, 38, next to nothing on 2 or 70.
+    const [two, a38, a40, a41, a70] = row(0);
+    expect(a40).toBeGreaterThan(a41);
+    expect(a41).toBeGreaterThan(a38);
+    expect(a38 / a40).toBeCloseTo(Math.exp(-4 / 32), 5);
+    expect(two + a70).toBeLessThan(1e-6);
+    // 2 (σ 1 year) has none of its neighbours here: all its mass on itself.
+    expect(row(1)[0]).toBeCloseTo(1, 6);
   });
 });
 

@@ -108,6 +108,26 @@ describe('decoding guides', () => {
     expect([...wide.distribution!]).toEqual([[1, expect.closeTo(0.3, 5)], [10, expect.closeTo(0.3, 5)], [104, expect.closeTo(0.4, 5)]]);
   });
 
+  it('states the median of the age distribution pooled with a head\'s, over the ages either reader gives', async () => {
+    const ages = new Map([[8, 0.05], [25, 0.2], [29, 0.25], [31, 0.2], [35, 0.3]]);
+    const answers = new Map([...ages].map(([n, p]) => [`The person appears to be about ${n} years old.`, p]));
+    const reading = (probabilities: number[], labels = ['25', '29', '31', '35', '40']) => ({
+      head: { kind: 'softmax' as const, labels, matrix: new Float32Array(5), bias: new Float32Array(5) },
+      probabilities,
+      weight: 0.5,
+    });
+    // A head sure of 35: √(p_dec·p_head) puts 35 past the middle (25: 0.10, 29: 0.11, 31: 0.14, 35: 0.46).
+    const sure = labelGuide('age', tokenizer, { head: reading([0.05, 0.05, 0.1, 0.7, 0.1]) }) as MedianNumberGuide;
+    expect(await answer(answers, sure)).toBe('The person appears to be about 35 years old.');
+    expect(sure.distribution!.get(29)).toBeCloseTo(0.25, 5);
+    // 40, which only the head gives, and 8, which only the decoder gives, are all but ruled out by the other.
+    expect(sure.pooled!.get(40)).toBeLessThan(1e-4);
+    expect(sure.pooled!.get(8)).toBeLessThan(1e-4);
+    // A flat head over the decoder's ages leaves the median of √p_dec: 29 (0.10, 0.21, 0.23 of 0.47 … ).
+    const flat = labelGuide('age', tokenizer, { head: reading([0.2, 0.2, 0.2, 0.2, 0.2], ['8', '25', '29', '31', '35']) }) as MedianNumberGuide;
+    expect(await answer(answers, flat)).toBe('The person appears to be about 29 years old.');
+  });
+
   it('lists each item the model gives better than even odds, where greedy decoding over-lists', async () => {
     // Five items at 0.3 each and "young" at 0.9: greedy takes "arched eyebrows" (0.3 beats every other next move).
     const answers = independentLists([0.3, 0.3, 0.3, 0.3, 0.3, 0.9], attributeList);
@@ -184,7 +204,7 @@ describe('decoding guides', () => {
     expect(await answer(answers, own)).toBe(attributeList([1, 5]));
   });
 
-  it('with a label head, guides the expression, real or fake and the action units too', () => {
+  it('with a label head, guides the expression, real or fake and the action units too, and pools into the age rule', () => {
     const head = (labels: string[]): { head: LabelHead; probabilities: number[]; weight: number } => ({
       head: { kind: 'softmax', labels, matrix: new Float32Array(labels.length), bias: new Float32Array(labels.length) },
       probabilities: labels.map(() => 1 / labels.length),
@@ -193,6 +213,7 @@ describe('decoding guides', () => {
     expect(labelGuide('expression', tokenizer, { head: head(['happy', 'sad']) })).toBeInstanceOf(ClassGuide);
     expect(labelGuide('au', tokenizer, { head: head(['1', '12']) })).toBeInstanceOf(ListGuide);
     expect(labelGuide('deepfake', tokenizer, { head: head(['real', 'fake']) })).toBeInstanceOf(ClassGuide);
+    expect(labelGuide('age', tokenizer, { head: head(['20', '30']) })).toBeInstanceOf(MedianNumberGuide);
   });
 
   it('says real or fake as the decoder and a head sure of the other class agree, in the training answers\' words', async () => {

@@ -33,6 +33,8 @@ picked by held-out log-loss on a fifth of the images (by subject where the recor
                for (half the best F1 it reaches on the held-out fold) instead of ½
   attributes   each of CelebA's 40 attributes
   deepfake     one class of real and fake
+  age          one of the ages the data labels, fitted to a spread of years around each face's age
+               (σ = max(1, age/10)); the age rule takes the median of the pooled distribution
 With --hidden H, a hidden ReLU layer of H units comes first, fitted by AdamW with input dropout for the number of
 epochs (up to 12) that scores best on the same held-out fold.
 When the model answers a task's question, its decision rule pools the head with the decoder (--weight w, kept

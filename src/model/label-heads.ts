@@ -4,6 +4,7 @@
 //   φ̄ = the encoder's tokens [N, C] averaged over the grid (and over the mirror and a video's frames where the
 //       model reads those): the features the projector reads, pooled
 //   expression, real/fake: p_head(c | φ̄) = softmax(Wᵀφ̄ + b)_c          one class of K
+//   age:                   p_head(n | φ̄) = softmax(Wᵀφ̄ + b)_n          one of the K ages it was fitted on
 //   attributes, AUs:       p_head(j | φ̄) = σ(w_jᵀφ̄ + b_j)              K yes/no labels
 //   with a hidden layer:   φ̄ ← relu(W₁ᵀφ̄ + b₁) first (`hidden`: its width H; train/hidden-head.ts)
 //
@@ -12,6 +13,7 @@
 // task's decision rule (pipeline/label-guides.ts) pools the two with a log-linear weight w (`label_heads.weight`):
 //
 //   classes:     log p(c) = (1 − w)·log p_dec(c) + w·log p_head(c) + const
+//   ages:        the same over the ages, then the median of p (the age rule's)
 //   list items:  logit p(j) = (1 − w)·logit p_dec(j) + w·logit p_head(j)
 //
 // and the decoder writes the rest of its answer — the reasoning — after the label the rule chose. w = 0 is the
@@ -28,8 +30,8 @@ import { openSafetensors, writeSafetensors } from '../graph/safetensors.js';
 /** The file of a model directory that holds the heads' weights (`<task>.weight` [C, K], `<task>.bias` [K]). */
 export const LABEL_HEADS_FILE = 'label_heads.safetensors';
 
-/** The tasks a head can serve: a class, or a list of yes/no labels. Age keeps its median rule. */
-export const HEAD_TASKS = ['expression', 'au', 'attributes', 'deepfake'] as const;
+/** The tasks a head can serve: a class (an age is one of the ages), or a list of yes/no labels. */
+export const HEAD_TASKS = ['expression', 'au', 'attributes', 'deepfake', 'age'] as const;
 export type HeadTask = (typeof HEAD_TASKS)[number];
 export const isHeadTask = (task: string): task is HeadTask => (HEAD_TASKS as readonly string[]).includes(task);
 

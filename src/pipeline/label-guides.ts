@@ -3,8 +3,8 @@
 // training answers give their labels (data/annotators/offline.ts): attributes listed after a colon, alphabetically
 // by column name, comma-separated; ages as a number of years.
 //
-// With a label head (model/label-heads.ts) the head's probabilities are pooled into the rule, and expressions,
-// real/fake and AUs get one too. Without a head they are left to the sampler, on measurements of the default model
+// With a label head (model/label-heads.ts) the head's probabilities are pooled into the rule (for age, its
+// distribution over the ages with the decoder's, before the median), and expressions, real/fake and AUs get one too. Without a head they are left to the sampler, on measurements of the default model
 // (`face-llava eval --split val`, with and without the guide):
 // - Expression and real/fake, a class summed over all the wordings the training answers state it in (a
 //   "ClassGuide": 6 openings per expression, 4 per authenticity), against greedy decoding's single path: FER2013
@@ -68,8 +68,13 @@ export function labelGuide(task: Task, tokenizer: Tokenizer, o: LabelGuideOption
     return new ClassGuide(tokenizer, { openings: classes.map((c) => openings(c, o.media ?? 'image')), evidence: evidence(classes) });
   };
   switch (task) {
-    case 'age':
-      return new MedianNumberGuide(digitIds(tokenizer), { min: 0, max: MAX_AGE });
+    case 'age': {
+      // The head's distribution over the ages it was fitted on (0 at any other), pooled before the median is taken.
+      const head = o.head;
+      const at = head && new Map(head.head.labels.map((l, i) => [Number(l), head.probabilities[i]]));
+      const evidence = at && { probabilities: Array.from({ length: MAX_AGE + 1 }, (_, n) => at.get(n) ?? 0), weight: head.weight };
+      return new MedianNumberGuide(digitIds(tokenizer), { min: 0, max: MAX_AGE, ...(evidence && { evidence }) });
+    }
     case 'attributes':
       return new ListGuide(tokenizer, {
         items: CELEBA_ATTRIBUTES.map((name) => ATTRIBUTES[name].phrase),

@@ -89,7 +89,8 @@ export interface Answer<T extends Task | null = Task | null> {
   label: T extends Task ? Labels[T] | null : null;
   /**
    * The model's label head's reading of the face, where it has one for the task and used it: p_head of each of the
-   * head's labels (an expression's probability; each AU's or attribute's probability of being present). The label
+   * head's labels (an expression's probability; each AU's or attribute's probability of being present; each age's,
+   * by the ages in years it was fitted on). The label
    * the answer states is the decision rule's, which pools this with the decoder's own probabilities.
    */
   headProbabilities?: Record<string, number>;

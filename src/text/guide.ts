@@ -141,6 +141,11 @@ export interface MedianNumberOptions {
   max: number;
   /** Prefixes less probable than this are not expanded (default 1e-4): what they hold cannot move the median. */
   prune?: number;
+  /**
+   * Another reader's distribution over the numbers (`probabilities[n − min]`, 0 where it gives none), pooled
+   * log-linearly with the model's (`pooledClasses`) before the median is taken.
+   */
+  evidence?: Evidence;
 }
 
 /**
@@ -149,8 +154,10 @@ export interface MedianNumberOptions {
  */
 export class MedianNumberGuide implements DecodingGuide {
   private done = false;
-  /** The last distribution it decided on, number → probability (normalised over the numbers scored). */
+  /** The model's distribution it decided on, number → probability (normalised over the numbers scored). */
   distribution: Map<number, number> | undefined;
+  /** With evidence: the pooled distribution whose median it stated. */
+  pooled: Map<number, number> | undefined;
 
   constructor(
     private readonly digits: readonly number[],
@@ -187,10 +194,22 @@ export class MedianNumberGuide implements DecodingGuide {
     }
     const total = [...probabilities.values()].reduce((a, b) => a + b, 0);
     if (!(total > 0)) return undefined;
-    const ordered = [...probabilities].sort((a, b) => a[0] - b[0]);
-    this.distribution = new Map(ordered.map(([n, p]) => [n, p / total]));
+    this.distribution = new Map([...probabilities].sort((a, b) => a[0] - b[0]).map(([n, p]) => [n, p / total]));
+    const { evidence } = this.options;
+    let ordered = [...this.distribution];
+    if (evidence) {
+      // Over every number either reader gives a probability; one the model never scored (pruned) is 0 to it.
+      const numbers = Array.from({ length: max - min + 1 }, (_, i) => min + i).filter((n) => this.distribution!.has(n) || evidence.probabilities[n - min] > 0);
+      const pooled = pooledClasses(
+        numbers.map((n) => this.distribution!.get(n) ?? 0),
+        numbers.map((n) => evidence.probabilities[n - min] ?? 0),
+        evidence.weight,
+      );
+      ordered = numbers.map((n, i) => [n, pooled[i]]);
+      this.pooled = new Map(ordered);
+    }
     let cumulative = 0;
-    const median = ordered.find(([, p]) => (cumulative += p / total) >= 0.5)?.[0] ?? ordered[ordered.length - 1][0];
+    const median = ordered.find(([, p]) => (cumulative += p) >= 0.5)?.[0] ?? ordered[ordered.length - 1][0];
     return String(median)
       .split('')
       .map((d) => this.digits[Number(d)]);
