@@ -13,7 +13,7 @@ import { headProbabilities, LABEL_HEADS_FILE, LabelHeads, meanRows, writeLabelHe
 import { loadPretrained, parseModelDirConfig, readModelDirConfig, writeModelDirConfig, type ModelDirConfigInput } from '../src/model/pretrained.js';
 import { answerQuestions } from '../src/pipeline/generation.js';
 import { encoderExtractor } from '../src/train/extractor.js';
-import { ageSpread, f1Thresholds, fitLabelHeads, foldStandardization, headLabels, headTargets, logLoss, storeLabelHeads } from '../src/train/label-heads.js';
+import { ageSpread, DEFAULT_LAMBDAS, f1Thresholds, fitLabelHeads, LAMBDA_RANGE, foldStandardization, headLabels, headTargets, logLoss, storeLabelHeads } from '../src/train/label-heads.js';
 import { fitHiddenHead, hiddenHeadScores } from '../src/train/hidden-head.js';
 import { columnStats, fitLogistic, linearScores, standardize } from '../src/train/logistic.js';
 import { train } from '../src/train/trainer.js';
@@ -140,6 +140,25 @@ describe('label heads of a model', () => {
     const loaded = LabelHeads.load(model, (await readModelDirConfig(model)).label_heads, 4)!;
     expect(Array.from(loaded.probabilities('expression', pooled(0))!)).toEqual(Array.from(headProbabilities(head, pooled(0))));
     expect(loaded.probabilities('age', pooled(0))).toBeUndefined();
+  });
+
+  it('go on past an end of the default λ grid that scores best, for as long as the held-out loss falls', async () => {
+    const fitted = await fitLabelHeads({ model, data: [data], cache, resolveEncoder: pooling, threads: 2 });
+    const report = fitted.reports[0];
+    const tried = report.heldOut.map((h) => h.lambda!);
+    expect(tried.slice(0, DEFAULT_LAMBDAS.length)).toEqual(DEFAULT_LAMBDAS);
+    const lowest = report.heldOut.reduce((b, r) => (r.logLoss < b.logLoss ? r : b));
+    expect(report.lambda).toBe(lowest.lambda);
+    // Each λ past the grid was tried because the one before it scored best so far, a tenth (or ten times) of it.
+    for (let i = DEFAULT_LAMBDAS.length; i < tried.length; i++) {
+      const before = report.heldOut.slice(0, i).reduce((b, r) => (r.logLoss < b.logLoss ? r : b)).lambda!;
+      expect([before / 10, before * 10].some((l) => Math.abs(l - tried[i]) < 1e-12 * l)).toBe(true);
+    }
+    // And it stops where the loss turns, or at the range's end. The two colours are told apart by any λ but the
+    // strongest, so the weak end scores best and the grid goes on past it.
+    expect(tried.length).toBeGreaterThan(DEFAULT_LAMBDAS.length);
+    const last = report.heldOut[report.heldOut.length - 1];
+    expect(last.logLoss > lowest.logLoss || last.lambda === LAMBDA_RANGE.min || last.lambda === LAMBDA_RANGE.max).toBe(true);
   });
 
   it('choose the expression an answer opens with, pooled with the decoder; refused when they do not fit the model', async () => {

@@ -6,11 +6,12 @@
 //   expression   multinomial logistic regression over the expressions the data labels
 //   real/fake    the same over the two classes
 //   age          the same over the ages the data labels, each example's target a spread of years around its
-//                age (`ageTargets`), not the one year alone
+//                age (`ageSpread`), not the one year alone
 //   AUs          one logistic regression per AU with at least MIN_POSITIVE_IMAGES images showing it
 //   attributes   one logistic regression per CelebA attribute
 // with an L2 strength λ picked by the held-out log-loss on a fifth of the images (by subject where records name
-// one; an image's augmented views stay with it), then refitted on all of them (logistic.ts: L-BFGS). With
+// one; an image's augmented views stay with it; the grid goes on past an end that scores best), then refitted on
+// all of them (logistic.ts: L-BFGS). With
 // `hidden`, a hidden ReLU layer comes first (hidden-head.ts: AdamW, input dropout), fitted for the number of epochs
 // that scores best on the same held-out fold. The standardization is folded into the (first) weights.
 import { openCheckpoint } from '../graph/safetensors.js';
@@ -43,6 +44,10 @@ export interface FitLabelHeadsOptions {
   tasks?: readonly HeadTask[];
   /** The heads' share w of the pooled decision (default ½). */
   weight?: number;
+  /**
+   * The L2 strengths tried (default DEFAULT_LAMBDAS, extended past either end while the held-out log-loss keeps
+   * falling there); given, exactly these.
+   */
   lambdas?: readonly number[];
   /**
    * A hidden ReLU layer of this width in each head fitted (train/hidden-head.ts), fitted by AdamW for the number
@@ -314,27 +319,42 @@ interface HeadFit {
   chosen: Pick<HeadFitReport, 'lambda' | 'hidden' | 'epochs'>;
 }
 
+/** How far `extend` takes the λ grid past its ends. */
+export const LAMBDA_RANGE = { min: 1e-6, max: 1e4 } as const;
+
 /**
  * Logistic regression, its L2 strength the one of `lambdas` with the lowest held-out log-loss (each fit warm-started
- * from the stronger λ before), then refitted on all the data. A single λ is scored only when `scoreAlways`.
+ * from the stronger λ before), then refitted on all the data. A single λ is scored only when `scoreAlways`. With
+ * `extend`, a best λ at either end of the grid is not taken for the minimum it may not be: the grid goes on past
+ * that end by factors of 10 (within LAMBDA_RANGE) for as long as the held-out log-loss keeps falling.
  */
-async function fitLinear(h: HeadData, lambdas: readonly number[], scoreAlways: boolean): Promise<HeadFit> {
+async function fitLinear(h: HeadData, lambdas: readonly number[], o: { scoreAlways: boolean; extend: boolean }): Promise<HeadFit> {
   const heldOut: HeadFitReport['heldOut'] = [];
   let lambda = lambdas[0];
   let heldOutScores: Float64Array | undefined;
-  if (h.fold && (lambdas.length > 1 || scoreAlways)) {
+  if (h.fold && (lambdas.length > 1 || o.scoreAlways)) {
     const { fit, out } = h.fold;
     let init: LinearModel | undefined;
     const scores = new Map<number, Float64Array>();
-    for (const l of [...lambdas].sort((a, b) => b - a)) {
+    const score = async (l: number) => {
       init = await fitLogistic(h.kind, fit.x, fit.y, fit.n, h.d, h.k, l, { init, threads: h.threads });
       const z = linearScores(init, out.x, out.n);
       scores.set(l, z);
       const loss = logLoss(h.kind, z, out.y, out.n, h.k);
       heldOut.push({ lambda: l, logLoss: loss });
       h.log(`λ ${l}: held-out log-loss ${loss.toFixed(4)}`);
+    };
+    const best = () => heldOut.reduce((b, r) => (r.logLoss < b.logLoss ? r : b)).lambda!;
+    const grid = [...lambdas].sort((a, b) => b - a);
+    for (const l of grid) await score(l);
+    if (o.extend && grid.length > 1) {
+      const step = (l: number, by: number) => Number((l * by).toPrecision(12));
+      // The weak end, warm-started from the fit before as the grid is; then the strong end, from a cold start.
+      for (let l = grid[grid.length - 1]; best() === l && step(l, 0.1) >= LAMBDA_RANGE.min; ) await score((l = step(l, 0.1)));
+      init = undefined;
+      for (let l = grid[0]; best() === l && step(l, 10) <= LAMBDA_RANGE.max; ) await score((l = step(l, 10)));
     }
-    lambda = heldOut.reduce((best, r) => (r.logLoss < best.logLoss ? r : best)).lambda!;
+    lambda = best();
     heldOutScores = scores.get(lambda);
   }
   const output = await fitLogistic(h.kind, h.x, h.y, h.n, h.d, h.k, lambda, { threads: h.threads });
@@ -419,7 +439,7 @@ export async function fitLabelHeads(o: FitLabelHeadsOptions): Promise<FittedLabe
           : undefined;
       const say = (line: string) => o.log?.(`${task}: ${line}${fold ? ` (${fold.out.n} of ${n} examples)` : ''}`);
       const data = { kind, x, y, n, d, k, fold, threads: o.threads, log: say };
-      const fit = o.hidden ? await fitWithHiddenLayer(data, o.hidden, o.maxEpochs ?? 12) : await fitLinear(data, lambdas, task === 'au');
+      const fit = o.hidden ? await fitWithHiddenLayer(data, o.hidden, o.maxEpochs ?? 12) : await fitLinear(data, lambdas, { scoreAlways: task === 'au', extend: o.lambdas === undefined });
       // AUs are scored by F1: each gets the threshold F1 calls for, from the held-out fold's scores of the fit kept.
       const thresholds = task === 'au' && fit.heldOutScores && fold ? f1Thresholds(fit.heldOutScores, fold.out.y, fold.out.n, k) : undefined;
       // The standardization folds into the first layer: the output layer's own where there is no hidden one.
