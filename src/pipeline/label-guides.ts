@@ -4,8 +4,9 @@
 // by column name, comma-separated; ages as a number of years.
 //
 // With a label head (model/label-heads.ts) the head's probabilities are pooled into the rule (for age, its
-// distribution over the ages with the decoder's, before the median), and expressions, real/fake and AUs get one too. Without a head they are left to the sampler, on measurements of the default model
-// (`face-llava eval --split val`, with and without the guide):
+// distribution over the ages with the decoder's, before the median), and expressions, real/fake and AUs get one
+// too. Without a head they are left to the sampler, on measurements of the default model (`face-llava eval --split
+// val`, with and without the guide):
 // - Expression and real/fake, a class summed over all the wordings the training answers state it in (a
 //   "ClassGuide": 6 openings per expression, 4 per authenticity), against greedy decoding's single path: FER2013
 //   0.546 vs 0.544 (n 1,500), CK+ expressions 0.905 vs 0.905, real/fake 0.857 vs 0.869 (84 images) — no gain, at

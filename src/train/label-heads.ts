@@ -11,9 +11,9 @@
 //   attributes   one logistic regression per CelebA attribute
 // with an L2 strength λ picked by the held-out log-loss on a fifth of the images (by subject where records name
 // one; an image's augmented views stay with it; the grid goes on past an end that scores best), then refitted on
-// all of them (logistic.ts: L-BFGS). With
-// `hidden`, a hidden ReLU layer comes first (hidden-head.ts: AdamW, input dropout), fitted for the number of epochs
-// that scores best on the same held-out fold. The standardization is folded into the (first) weights.
+// all of them (logistic.ts: L-BFGS). With `hidden`, a hidden ReLU layer comes first (hidden-head.ts: AdamW, input
+// dropout), fitted for the number of epochs that scores best on the same held-out fold. The standardization is
+// folded into the (first) weights.
 import { openCheckpoint } from '../graph/safetensors.js';
 import { CELEBA_ATTRIBUTES } from '../data/labels/attributes.js';
 import { AUTHENTICITY } from '../data/labels/deepfake.js';
@@ -99,7 +99,7 @@ function hash(s: string): number {
   return h;
 }
 
-/** A task whose head reads one class of several (softmax; an age is one of the ages); the others read yes/no labels (sigmoid). */
+/** A task whose head reads one class of several (softmax; an age is one of the ages); the others, yes/no labels (sigmoid). */
 const isClassTask = (task: HeadTask): boolean => task === 'expression' || task === 'deepfake' || task === 'age';
 
 /**
