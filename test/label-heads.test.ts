@@ -1,6 +1,6 @@
 // Label heads: each task's label read linearly off the pooled encoder features, fitted to the training records,
 // stored beside the model and pooled into the decision rule when the model answers its task's question.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -140,6 +140,36 @@ describe('label heads of a model', () => {
     const loaded = LabelHeads.load(model, (await readModelDirConfig(model)).label_heads, 4)!;
     expect(Array.from(loaded.probabilities('expression', pooled(0))!)).toEqual(Array.from(headProbabilities(head, pooled(0))));
     expect(loaded.probabilities('age', pooled(0))).toBeUndefined();
+  });
+
+  it('read the age off the features as a distribution over the ages the data labels, its median near the age', async () => {
+    // Ages 20, 25, …, 75, twice each; the grey level says the age, so a pooled colour reads it.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'face-llava-ages-'));
+    const ages = Array.from({ length: 24 }, (_, k) => 20 + 5 * (k % 12));
+    const grey = (age: number) => ({ r: 3 * age, g: 3 * age, b: 3 * age });
+    const lines = await Promise.all(
+      ages.map(async (age, k) => {
+        await plain(grey(age)).png().toFile(path.join(dir, `${k}.png`));
+        const answer = `The person appears to be about ${age} years old.`;
+        const conversations = [{ from: 'human', value: '<image>\nHow old is this person?' }, { from: 'gpt', value: answer }];
+        return JSON.stringify({ id: `a${k}`, image: `${k}.png`, conversations, landmarks_2d: LANDMARKS, task: 'age', label: age, source: 'synthetic', split: 'train', subject: null });
+      }),
+    );
+    writeFileSync(path.join(dir, 'shard-00000.jsonl'), lines.join('\n') + '\n');
+    const fitted = await fitLabelHeads({ model, data: [dir], cache, resolveEncoder: pooling, tasks: ['age'], lambdas: [0.001], threads: 2 });
+    const head = fitted.heads.get('age')!;
+    expect(head.kind).toBe('softmax');
+    expect(head.labels).toEqual(Array.from({ length: 12 }, (_, i) => String(20 + 5 * i)));
+    const extractors = await Promise.all([false, true].map((mirrored) => encoderExtractor(parseConfig(), { encoder: pooling(), mirrored })));
+    const median = async (age: number) => {
+      const crop = await rgbFromSharp(plain(grey(age)).removeAlpha());
+      const [a, b] = await Promise.all(extractors.map((e) => e.encode([crop])));
+      const p = headProbabilities(head, meanRows(f32([8, 4], [...(a.data as Float32Array), ...(b.data as Float32Array)])));
+      let cumulative = 0;
+      return Number(head.labels[Array.from(p).findIndex((v) => (cumulative += v) >= 0.5)]);
+    };
+    for (const age of [25, 50, 70]) expect(Math.abs((await median(age)) - age)).toBeLessThanOrEqual(5);
+    await Promise.all(extractors.map((e) => e.release()));
   });
 
   it('go on past an end of the default λ grid that scores best, for as long as the held-out loss falls', async () => {
