@@ -70,11 +70,9 @@ export function labelGuide(task: Task, tokenizer: Tokenizer, o: LabelGuideOption
   };
   switch (task) {
     case 'age': {
-      // The head's distribution over the ages it was fitted on (0 at any other), pooled before the median is taken.
-      const head = o.head;
-      const at = head && new Map(head.head.labels.map((l, i) => [Number(l), head.probabilities[i]]));
-      const evidence = at && { probabilities: Array.from({ length: MAX_AGE + 1 }, (_, n) => at.get(n) ?? 0), weight: head.weight };
-      return new MedianNumberGuide(digitIds(tokenizer), { min: 0, max: MAX_AGE, ...(evidence && { evidence }) });
+      // The head's distribution over the ages it was fitted on (none at any other), pooled before the median.
+      const ages = evidence(Array.from({ length: MAX_AGE + 1 }, (_, n) => String(n)));
+      return new MedianNumberGuide(digitIds(tokenizer), { min: 0, max: MAX_AGE, ...(ages && { evidence: ages }) });
     }
     case 'attributes':
       return new ListGuide(tokenizer, {

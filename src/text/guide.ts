@@ -142,8 +142,8 @@ export interface MedianNumberOptions {
   /** Prefixes less probable than this are not expanded (default 1e-4): what they hold cannot move the median. */
   prune?: number;
   /**
-   * Another reader's distribution over the numbers (`probabilities[n − min]`, 0 where it gives none), pooled
-   * log-linearly with the model's (`pooledClasses`) before the median is taken.
+   * Another reader's distribution over the numbers (`probabilities[n − min]`; NaN, or 0, where it gives none),
+   * pooled log-linearly with the model's (`pooledClasses`) before the median is taken.
    */
   evidence?: Evidence;
 }
@@ -199,10 +199,11 @@ export class MedianNumberGuide implements DecodingGuide {
     let ordered = [...this.distribution];
     if (evidence) {
       // Over every number either reader gives a probability; one the model never scored (pruned) is 0 to it.
-      const numbers = Array.from({ length: max - min + 1 }, (_, i) => min + i).filter((n) => this.distribution!.has(n) || evidence.probabilities[n - min] > 0);
+      const other = (n: number) => (evidence.probabilities[n - min] > 0 ? evidence.probabilities[n - min] : 0);
+      const numbers = Array.from({ length: max - min + 1 }, (_, i) => min + i).filter((n) => this.distribution!.has(n) || other(n) > 0);
       const pooled = pooledClasses(
         numbers.map((n) => this.distribution!.get(n) ?? 0),
-        numbers.map((n) => evidence.probabilities[n - min] ?? 0),
+        numbers.map(other),
         evidence.weight,
       );
       ordered = numbers.map((n, i) => [n, pooled[i]]);
