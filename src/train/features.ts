@@ -6,7 +6,8 @@
 // tokens as little-endian float16 (half the disk of float32; the rounding, 2⁻¹¹ relative, is below what the
 // model can resolve, and LLaVA itself trains in 16-bit). Files are written under a temporary name and renamed,
 // so a killed run leaves only complete entries. `hashes.json` remembers the hash of each crop file by path, size
-// and modification time, so a restart does not read every crop again.
+// and modification time, so a restart does not read every crop again. Label heads read each crop's tokens averaged
+// over the grid, kept once computed under `pooled/` (`readPooled`).
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -27,6 +28,20 @@ export interface FeatureExtractor {
   readonly width: number;
   /** Encoder tokens [F, N, C] of F crops. */
   encode(crops: readonly RgbImage[]): Promise<HostTensor>;
+}
+
+/** Rows of tokens [F, N, C] averaged over their N tokens, [F, C]: summed in float32, then divided by N. */
+export function poolTokens(tokens: Float32Array, frames: number, n: number, c: number): Float32Array {
+  const out = new Float32Array(frames * c);
+  for (let f = 0; f < frames; f++) {
+    const row = out.subarray(f * c, (f + 1) * c);
+    for (let j = 0; j < n; j++) {
+      const base = (f * n + j) * c;
+      for (let q = 0; q < c; q++) row[q] += tokens[base + q];
+    }
+    for (let q = 0; q < c; q++) row[q] /= n;
+  }
+  return out;
 }
 
 /** Frames encoded per encoder run. */
@@ -120,8 +135,49 @@ export class FeatureStore {
     return out;
   }
 
+  /**
+   * Each frame's tokens averaged over the grid, [F, C] (`poolTokens`), for frames that `ensure` has seen. The
+   * means are kept beside the tokens (`pooled/<hh>/<key>.f32`, float32 so that they are the very numbers pooling
+   * gives): a label head's fit reads C floats a crop instead of N·C float16s, which for 49 tokens of 2,048 is the
+   * difference between seconds and minutes.
+   */
+  async readPooled(frames: readonly FrameRef[]): Promise<Float32Array> {
+    const { tokens, width } = this.extractor;
+    const out = new Float32Array(frames.length * width);
+    const missing: number[] = [];
+    for (const [i, frame] of frames.entries()) {
+      const key = this.keys.get(frameName(frame));
+      if (!key) throw new Error(`FeatureStore.readPooled: ${frameName(frame)} was not prepared with ensure()`);
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(this.pooledPath(key));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        missing.push(i);
+        continue;
+      }
+      if (bytes.length !== width * 4) throw new Error(`${this.pooledPath(key)}: ${bytes.length} bytes, want ${width * 4}`);
+      out.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)), i * width);
+    }
+    if (missing.length) {
+      const pooled = poolTokens((await this.read(missing.map((i) => frames[i]))).data as Float32Array, missing.length, tokens, width);
+      for (const [q, i] of missing.entries()) {
+        const row = pooled.subarray(q * width, (q + 1) * width);
+        out.set(row, i * width);
+        const path = this.pooledPath(this.keys.get(frameName(frames[i]))!);
+        await mkdir(join(path, '..'), { recursive: true });
+        await writeFileAtomic(path, new Uint8Array(row.slice().buffer));
+      }
+    }
+    return out;
+  }
+
   private path(key: string): string {
     return join(this.dir, key.slice(0, 2), `${key}.f16`);
+  }
+
+  private pooledPath(key: string): string {
+    return join(this.dir, 'pooled', key.slice(0, 2), `${key}.f32`);
   }
 
   /** The content hash of a frame: of its image file, or of its clip's bytes and its index in the clip. */

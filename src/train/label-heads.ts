@@ -254,7 +254,7 @@ async function pooledFeatures(
       const frames = examples.flatMap((e) => e.frames);
       const view = mirrored ? 'mirrored crops' : 'crops';
       await store.ensure(frames, (done, total) => o.log?.(`encoding ${view}: ${done}/${total}`));
-      const { tokens: n, width: c } = extractor;
+      const c = extractor.width;
       width = c;
       x ??= new Float32Array(examples.length * c);
       // Each distinct frame is read once; an example's rows are the mean over its frames and the views.
@@ -263,16 +263,8 @@ async function pooledFeatures(
       const CHUNK = 256;
       for (let start = 0; start < distinct.length; start += CHUNK) {
         const chunk = distinct.slice(start, start + CHUNK);
-        const t = (await store.read(chunk)).data as Float32Array;
-        chunk.forEach((f, i) => {
-          const row = new Float32Array(c);
-          for (let j = 0; j < n; j++) {
-            const base = (i * n + j) * c;
-            for (let q = 0; q < c; q++) row[q] += t[base + q];
-          }
-          for (let q = 0; q < c; q++) row[q] /= n;
-          pooled.set(frameName(f), row);
-        });
+        const rows = await store.readPooled(chunk);
+        chunk.forEach((f, i) => pooled.set(frameName(f), rows.subarray(i * c, (i + 1) * c)));
         if ((start / CHUNK) % 20 === 0) o.log?.(`pooling ${view}: ${Math.min(start + CHUNK, distinct.length)}/${distinct.length}`);
       }
       examples.forEach((e, i) => {
