@@ -36,6 +36,21 @@ const colourData = (n: number): Promise<string> =>
     return { image: `${k}.png`, answer: happy ? 'The person looks happy.' : 'The person looks sad.', landmarks: LANDMARKS };
   });
 
+/**
+ * Crops' features as inference pools them for the heads: the tokens of each crop and of its mirror, averaged over
+ * the grid and the two, [C] a crop.
+ */
+async function pooledAsInference(crops: readonly RgbImage[]): Promise<Float32Array[]> {
+  const extractors = await Promise.all([false, true].map((mirrored) => encoderExtractor(parseConfig(), { encoder: pooling(), mirrored })));
+  try {
+    const [a, b] = await Promise.all(extractors.map((e) => e.encode(crops)));
+    const rows = (t: typeof a, f: number) => Array.from((t.data as Float32Array).subarray(f * 16, (f + 1) * 16));
+    return crops.map((_, f) => meanRows(f32([8, 4], [...rows(a, f), ...rows(b, f)])));
+  } finally {
+    await Promise.all(extractors.map((e) => e.release()));
+  }
+}
+
 describe('linear models for label heads', () => {
   it('fit separable classes and labels, and the folded standardization reads raw features as the fit read standardized ones', async () => {
     // Two classes by the sign of x0 − x1, on features of very different scales.
@@ -126,12 +141,8 @@ describe('label heads of a model', () => {
     expect(lines.some((l) => l.startsWith('encoding mirrored crops'))).toBe(true); // the model reads faces with their mirror
 
     // Read as inference reads: tokens of each crop and its mirror, averaged over the grid and the two.
-    const extractors = await Promise.all([false, true].map((mirrored) => encoderExtractor(parseConfig(), { encoder: pooling(), mirrored })));
-    const crops: RgbImage[] = [await rgbFromSharp(plain(WARM(1)).removeAlpha()), await rgbFromSharp(plain(COOL(2)).removeAlpha())];
-    const [a, b] = await Promise.all(extractors.map((e) => e.encode(crops)));
-    await Promise.all(extractors.map((e) => e.release()));
-    const pooled = (f: number) =>
-      meanRows(f32([8, 4], [...(a.data as Float32Array).subarray(f * 16, (f + 1) * 16), ...(b.data as Float32Array).subarray(f * 16, (f + 1) * 16)]));
+    const rows = await pooledAsInference([await rgbFromSharp(plain(WARM(1)).removeAlpha()), await rgbFromSharp(plain(COOL(2)).removeAlpha())]);
+    const pooled = (f: number) => rows[f];
     expect(headProbabilities(head, pooled(0))[0]).toBeGreaterThan(0.8); // warm: happy
     expect(headProbabilities(head, pooled(1))[1]).toBeGreaterThan(0.8); // cool: sad
 
@@ -160,16 +171,13 @@ describe('label heads of a model', () => {
     const head = fitted.heads.get('age')!;
     expect(head.kind).toBe('softmax');
     expect(head.labels).toEqual(Array.from({ length: 12 }, (_, i) => String(20 + 5 * i)));
-    const extractors = await Promise.all([false, true].map((mirrored) => encoderExtractor(parseConfig(), { encoder: pooling(), mirrored })));
     const median = async (age: number) => {
-      const crop = await rgbFromSharp(plain(grey(age)).removeAlpha());
-      const [a, b] = await Promise.all(extractors.map((e) => e.encode([crop])));
-      const p = headProbabilities(head, meanRows(f32([8, 4], [...(a.data as Float32Array), ...(b.data as Float32Array)])));
+      const [features] = await pooledAsInference([await rgbFromSharp(plain(grey(age)).removeAlpha())]);
+      const p = headProbabilities(head, features);
       let cumulative = 0;
       return Number(head.labels[Array.from(p).findIndex((v) => (cumulative += v) >= 0.5)]);
     };
     for (const age of [25, 50, 70]) expect(Math.abs((await median(age)) - age)).toBeLessThanOrEqual(5);
-    await Promise.all(extractors.map((e) => e.release()));
   });
 
   it('go on past an end of the default λ grid that scores best, for as long as the held-out loss falls', async () => {
